@@ -1,0 +1,215 @@
+//! The command line: clap types, and the glue from a parsed command to the library.
+//! Exit codes follow the contract: 0 clean, 1 invalid input (nothing written), 2 usage or I/O.
+//! Findings go to stderr, one per line; manifests go to stdout or the output folder.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::chart::Chart;
+use crate::output;
+use crate::spec::load::{parse_documents, read_inputs};
+use crate::{Kiln, Report};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "kiln",
+    version,
+    about = "Render MicroServiceDeploy specs into plain Kubernetes manifests for GitOps",
+    long_about = "kiln expands high-level MicroServiceDeploy specs (custom.ops/v1) into plain \
+Kubernetes manifests: ServiceAccount, ConfigMap, Service, Deployment, HorizontalPodAutoscaler, \
+PodDisruptionBudget and one ResourceQuota per namespace. Commit the output to Git and let Argo CD \
+or Flux apply it; the pull request is the human review.\n\n\
+Exit status: 0 when every spec is valid, 1 when any is invalid (nothing is written), \
+2 on usage or I/O errors.",
+    after_help = "Examples:\n  kiln render -f specs/                 manifests of every spec under specs/ on stdout\n  kiln render -f specs/ -o deploy/       one file per object under deploy/, plus kustomization.yaml\n  kiln validate -f service.yaml          check only\n  cat service.yaml | kiln render -f -    read a spec from stdin"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Render specs into manifests: a YAML stream on stdout, or a GitOps folder with -o.
+    Render(RenderArgs),
+    /// Check specs with every rule and print the findings; write nothing.
+    Validate(InputArgs),
+    /// Work with charts.
+    #[command(subcommand)]
+    Chart(ChartCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ChartCommand {
+    /// Copy the built-in chart into DIR, to edit it and render with --chart DIR.
+    Export {
+        /// Folder to create; it must not exist yet.
+        dir: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct InputArgs {
+    /// Spec files or folders (searched recursively for *.yaml and *.yml), or - for stdin.
+    /// Multi-document files are fine. Repeat the flag or list several paths.
+    #[arg(short = 'f', long = "file", value_name = "PATH", required = true, num_args = 1..)]
+    pub files: Vec<String>,
+    /// Render with the chart in DIR instead of the built-in one (see `kiln chart export`).
+    #[arg(long, value_name = "DIR")]
+    pub chart: Option<PathBuf>,
+    /// Values merged over the chart's values.yaml, in order (per environment, for example).
+    #[arg(long = "values", value_name = "FILE")]
+    pub values: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Write one file per object under DIR/<namespace>/<instance>/ and a root
+    /// kustomization.yaml; generated files no longer produced are removed, other files are
+    /// never touched.
+    #[arg(short = 'o', long = "output", value_name = "DIR")]
+    pub output: Option<PathBuf>,
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("kiln: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Runs a parsed command. `Err` is a usage or I/O problem (exit 2).
+pub fn run(cli: Cli) -> Result<ExitCode, String> {
+    match cli.command {
+        Command::Render(args) => render(&args),
+        Command::Validate(args) => {
+            let (_, report) = check_inputs(&args, false)?;
+            Ok(finish(&report))
+        }
+        Command::Chart(ChartCommand::Export { dir }) => {
+            export_chart(&dir).map(|()| ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn render(args: &RenderArgs) -> Result<ExitCode, String> {
+    let (_, report) = check_inputs(&args.input, true)?;
+    if report.has_errors() {
+        return Ok(finish(&report));
+    }
+    match &args.output {
+        None => {
+            let stream = output::to_yaml_stream(&report.objects);
+            let mut stdout = std::io::stdout().lock();
+            stdout
+                .write_all(stream.as_bytes())
+                .and_then(|()| stdout.flush())
+                .map_err(|e| format!("cannot write to stdout: {e}"))?;
+        }
+        Some(dir) => {
+            let files = output::folder::plan(&report.objects);
+            let summary = output::folder::write(dir, &files).map_err(|e| e.to_string())?;
+            eprintln!(
+                "kiln: {} objects in {}: {} files written, {} unchanged, {} removed",
+                report.objects.len(),
+                dir.display(),
+                summary.written,
+                summary.unchanged,
+                summary.removed
+            );
+        }
+    }
+    Ok(finish(&report))
+}
+
+/// Loads the chart and inputs and runs the pipeline.
+fn check_inputs(args: &InputArgs, render: bool) -> Result<(Kiln, Report), String> {
+    let mut chart = match &args.chart {
+        Some(dir) => Chart::from_dir(dir),
+        None => Chart::builtin(),
+    }
+    .map_err(|e| e.to_string())?;
+    for values in &args.values {
+        chart.overlay_values(values).map_err(|e| e.to_string())?;
+    }
+    let kiln = Kiln::new(chart).map_err(|e| e.to_string())?;
+    let files = read_inputs(&args.files).map_err(|e| e.to_string())?;
+    let mut documents = Vec::new();
+    let mut yaml_findings = Vec::new();
+    for file in &files {
+        let (parsed, findings) = parse_documents(file);
+        documents.extend(parsed);
+        yaml_findings.extend(findings);
+    }
+    let mut report = kiln.run(&documents, render);
+    if !yaml_findings.is_empty() {
+        report.findings.extend(yaml_findings);
+        report
+            .findings
+            .sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    }
+    Ok((kiln, report))
+}
+
+/// Prints findings and a summary to stderr and picks the exit code.
+fn finish(report: &Report) -> ExitCode {
+    let mut stderr = std::io::stderr().lock();
+    for finding in &report.findings {
+        let _ = writeln!(stderr, "{finding}");
+    }
+    let errors = report.findings.iter().filter(|f| f.is_error()).count();
+    if errors == 0 {
+        return ExitCode::SUCCESS;
+    }
+    let warnings = report.findings.len() - errors;
+    let _ = writeln!(
+        stderr,
+        "kiln: {errors} {}{}; nothing was written",
+        plural(errors, "error"),
+        match warnings {
+            0 => String::new(),
+            n => format!(", {n} {}", plural(n, "warning")),
+        }
+    );
+    ExitCode::from(1)
+}
+
+fn plural(count: usize, word: &str) -> String {
+    if count == 1 {
+        word.to_owned()
+    } else {
+        format!("{word}s")
+    }
+}
+
+fn export_chart(dir: &Path) -> Result<(), String> {
+    if dir.exists() {
+        return Err(format!(
+            "{}: already exists; choose a new folder",
+            dir.display()
+        ));
+    }
+    for (relative, contents) in crate::chart::builtin_files() {
+        let path = dir.join(relative);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+        }
+        std::fs::write(&path, contents).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    eprintln!(
+        "kiln: wrote the built-in chart to {}; render with --chart {}",
+        dir.display(),
+        dir.display()
+    );
+    Ok(())
+}

@@ -1,0 +1,343 @@
+//! The pipeline: documents -> kind dispatch -> decode -> defaults -> rules -> render ->
+//! post-process -> conflicts -> namespace quotas -> ordered objects, with every finding.
+//! `Kiln` is the library's front door; the CLI and the webhook both hold one.
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::chart::{Chart, ChartError, KindId};
+use crate::finding::{FieldPath, Finding, Location, ObjectRef};
+use crate::output::order;
+use crate::postprocess;
+use crate::render::{Engine, Instance, NamespaceSummary, Object};
+use crate::rules::{self, Subject};
+use crate::spec::decode::decode;
+use crate::spec::defaults;
+use crate::spec::load::Document;
+use crate::spec::model::MicroServiceDeploy;
+
+/// Below this many instances, rendering on one thread is faster than starting more.
+const PARALLEL_THRESHOLD: usize = 64;
+
+/// The renderer: a chart compiled and ready, shared by every request or run.
+pub struct Kiln {
+    engine: Engine,
+}
+
+/// What kiln concluded about one document.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    pub object: ObjectRef,
+    /// The decoded spec before and after defaults; `None` when the document is not a kind kiln renders.
+    pub written: Option<MicroServiceDeploy>,
+    pub defaulted: Option<MicroServiceDeploy>,
+    /// Findings with object and, for documents from files, position attached.
+    pub findings: Vec<Finding>,
+}
+
+impl Checked {
+    pub fn has_errors(&self) -> bool {
+        self.findings.iter().any(Finding::is_error)
+    }
+}
+
+/// The result of a run: the objects (only meaningful when there is no error) and every finding.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub objects: Vec<Object>,
+    pub findings: Vec<Finding>,
+}
+
+impl Report {
+    pub fn has_errors(&self) -> bool {
+        self.findings.iter().any(Finding::is_error)
+    }
+}
+
+impl Kiln {
+    pub fn new(chart: Chart) -> Result<Kiln, ChartError> {
+        Ok(Kiln {
+            engine: Engine::new(chart)?,
+        })
+    }
+
+    pub fn chart(&self) -> &Chart {
+        self.engine.chart()
+    }
+
+    /// The kinds this renderer knows, for messages and the webhook's routing.
+    pub fn known_kinds(&self) -> Vec<KindId> {
+        vec![self.chart().renders.clone()]
+    }
+
+    /// Decodes, defaults and validates one document. Used per document by `run` and per
+    /// request by the webhook.
+    pub fn check(&self, document: &Document) -> Checked {
+        let object = object_ref(&document.value);
+        let mut findings = Vec::new();
+        let (mut written, mut defaulted) = (None, None);
+        match self.dispatch(&document.value) {
+            Err(finding) => findings.push(finding),
+            Ok(()) => {
+                let (decoded, decode_findings) = decode(&document.value);
+                findings.extend(decode_findings);
+                let mut filled = decoded.clone();
+                defaults::apply(&mut filled, &self.chart().defaults);
+                findings.extend(rules::check(&Subject {
+                    object: &filled,
+                    written: &decoded.spec,
+                    defaults: &self.chart().defaults,
+                }));
+                written = Some(decoded);
+                defaulted = Some(filled);
+            }
+        }
+        for finding in &mut findings {
+            finding.object.get_or_insert_with(|| object.clone());
+            if finding.location.is_none() {
+                finding.location = document.location_of(&finding.field);
+            }
+        }
+        Checked {
+            object,
+            written,
+            defaulted,
+            findings,
+        }
+    }
+
+    /// Checks that the document is a kind this renderer knows.
+    fn dispatch(&self, value: &serde_json::Value) -> Result<(), Finding> {
+        let Some(fields) = value.as_object() else {
+            return Err(Finding::error(
+                "field-type",
+                FieldPath::root(),
+                "the document must be a mapping",
+            ));
+        };
+        for field in ["apiVersion", "kind"] {
+            match fields.get(field) {
+                Some(serde_json::Value::String(_)) => {}
+                Some(other) => {
+                    return Err(Finding::error(
+                        "field-type",
+                        FieldPath::of(&[field]),
+                        "must be a string",
+                    )
+                    .got(other));
+                }
+                None => {
+                    return Err(Finding::error(
+                        "required",
+                        FieldPath::of(&[field]),
+                        "is required",
+                    ));
+                }
+            }
+        }
+        let api_version = fields["apiVersion"].as_str().unwrap_or_default();
+        let kind = fields["kind"].as_str().unwrap_or_default();
+        let known = self.known_kinds();
+        if known
+            .iter()
+            .any(|k| k.api_version == api_version && k.kind == kind)
+        {
+            return Ok(());
+        }
+        let list: Vec<String> = known.iter().map(ToString::to_string).collect();
+        Err(Finding::error(
+            "unknown-kind",
+            FieldPath::of(&["kind"]),
+            format!(
+                "kiln has no chart for {api_version} {kind}; it renders: {}",
+                list.join(", ")
+            ),
+        ))
+    }
+
+    /// Checks every document and, when `render` is set, renders the valid ones. The objects
+    /// come back sorted; the caller must not use them when the report has errors.
+    pub fn run(&self, documents: &[Document], render: bool) -> Report {
+        let checked: Vec<Checked> = documents.iter().map(|d| self.check(d)).collect();
+        let mut report = Report::default();
+        let mut instances: Vec<(usize, Instance)> = Vec::new();
+        let whole_key = self.whole_config_key();
+        for (index, result) in checked.iter().enumerate() {
+            report.findings.extend(result.findings.iter().cloned());
+            if let (false, Some(object)) = (result.has_errors(), &result.defaulted) {
+                instances.push((
+                    index,
+                    Instance::resolve(object, &self.chart().defaults, &whole_key),
+                ));
+            }
+        }
+        if render {
+            let rendered = self.render_instances(&instances);
+            let mut producers: HashMap<(String, Option<String>, String), usize> = HashMap::new();
+            let mut conflicts: BTreeMap<(usize, usize), Vec<String>> = BTreeMap::new();
+            for ((index, _), result) in instances.iter().zip(rendered) {
+                let locate =
+                    |finding: Finding| attach(finding, &checked[*index], &documents[*index]);
+                match result {
+                    Err(finding) => report.findings.push(locate(finding)),
+                    Ok(objects) => {
+                        for object in objects {
+                            if let Some(finding) = postprocess::check_schema(&object) {
+                                report.findings.push(locate(finding));
+                            }
+                            let identity = (
+                                object.kind.clone(),
+                                object.namespace.clone(),
+                                object.name.clone(),
+                            );
+                            match producers.get(&identity) {
+                                Some(first) => conflicts
+                                    .entry((*first, *index))
+                                    .or_default()
+                                    .push(describe(&object)),
+                                None => {
+                                    producers.insert(identity, *index);
+                                    report.objects.push(object);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            for ((first, second), objects) in conflicts {
+                let finding = conflict_finding(&checked[first], &documents[first], &objects);
+                report
+                    .findings
+                    .push(attach(finding, &checked[second], &documents[second]));
+            }
+            let instance_refs: Vec<&Instance> = instances.iter().map(|(_, i)| i).collect();
+            self.render_namespaces(&instance_refs, &mut report);
+        }
+        order::sort(&mut report.objects);
+        report
+            .findings
+            .sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+        report
+    }
+
+    fn whole_config_key(&self) -> String {
+        self.chart()
+            .values
+            .pointer("/config/wholeKey")
+            .and_then(|v| v.as_str())
+            .unwrap_or("config")
+            .to_owned()
+    }
+
+    /// Renders instances, on all cores when there are many; results keep the input order.
+    fn render_instances(
+        &self,
+        instances: &[(usize, Instance)],
+    ) -> Vec<Result<Vec<Object>, Finding>> {
+        let render_one = |(_, instance): &(usize, Instance)| {
+            let mut objects = self.engine.render_instance(instance)?;
+            postprocess::finish_instance(&mut objects, &instance.spec_ref);
+            Ok(objects)
+        };
+        let threads = std::thread::available_parallelism().map_or(1, usize::from);
+        if instances.len() < PARALLEL_THRESHOLD || threads == 1 {
+            return instances.iter().map(render_one).collect();
+        }
+        let chunk = instances.len().div_ceil(threads);
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = instances
+                .chunks(chunk)
+                .map(|part| scope.spawn(move || part.iter().map(render_one).collect::<Vec<_>>()))
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|handle| handle.join().expect("rendering does not panic"))
+                .collect()
+        })
+    }
+
+    /// One set of namespace-wide objects (the ResourceQuota) per namespace.
+    fn render_namespaces(&self, instances: &[&Instance], report: &mut Report) {
+        let mut by_namespace: BTreeMap<&str, Vec<&Instance>> = BTreeMap::new();
+        for instance in instances {
+            by_namespace
+                .entry(instance.namespace.as_str())
+                .or_default()
+                .push(instance);
+        }
+        let surge = self.chart().defaults.rollout.max_surge;
+        for (namespace, members) in by_namespace {
+            let namespace_ref = ObjectRef {
+                kind: "Namespace".into(),
+                name: Some(namespace.to_owned()),
+            };
+            let result = NamespaceSummary::compute(namespace, &members, surge)
+                .map_err(|_| {
+                    Finding::error(
+                        "quota-overflow",
+                        FieldPath::root(),
+                        "the services' resources add up to more than a quota can hold",
+                    )
+                })
+                .and_then(|summary| self.engine.render_namespace(&summary));
+            match result {
+                Ok(objects) => report.objects.extend(objects),
+                Err(finding) => report.findings.push(finding.object(namespace_ref)),
+            }
+        }
+    }
+}
+
+/// Gives a finding raised while rendering the object and position of its spec.
+fn attach(mut finding: Finding, checked: &Checked, document: &Document) -> Finding {
+    finding.object.get_or_insert_with(|| checked.object.clone());
+    if finding.location.is_none() {
+        finding.location = document.location_of(&finding.field);
+    }
+    finding
+}
+
+fn describe(object: &Object) -> String {
+    format!(
+        "{} {}/{}",
+        object.kind,
+        object.namespace.as_deref().unwrap_or(""),
+        object.name
+    )
+}
+
+/// Two specs render the same object: the finding goes on the second and names the first.
+fn conflict_finding(first: &Checked, first_document: &Document, objects: &[String]) -> Finding {
+    let position = first_document.location_of(&FieldPath::root()).map_or_else(
+        || first_document.file.to_string(),
+        |l: Location| l.to_string(),
+    );
+    let shown: Vec<&str> = objects.iter().take(3).map(String::as_str).collect();
+    let more = match objects.len().saturating_sub(3) {
+        0 => String::new(),
+        n => format!(" and {n} more"),
+    };
+    Finding::error(
+        "duplicate-object",
+        FieldPath::of(&["spec", "fullName"]),
+        format!(
+            "renders the same objects as {} at {position}: {}{more}",
+            first.object,
+            shown.join(", ")
+        ),
+    )
+    .hint("give one of them another spec.fullName or metadata.namespace")
+}
+
+/// `KIND/NAME` from whatever the document holds, for messages about documents of any kind.
+fn object_ref(value: &serde_json::Value) -> ObjectRef {
+    let text = |pointer: &str| {
+        value
+            .pointer(pointer)
+            .and_then(|v| v.as_str())
+            .map(str::to_owned)
+    };
+    ObjectRef {
+        kind: text("/kind").unwrap_or_else(|| "<no kind>".into()),
+        name: text("/metadata/name"),
+    }
+}

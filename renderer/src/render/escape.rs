@@ -1,0 +1,75 @@
+//! YAML-safe output: every `{{ value }}` in a chart is written as its JSON encoding, which
+//! YAML reads back as the same scalar, list or mapping. A value can therefore never add YAML
+//! structure (`a\n---\nkind: X` stays one string) or be re-read as another type (`no`, `0755`).
+//! Output of macros and values passed through `|safe` is written as is: raw output is opt-in.
+
+use minijinja::value::Value;
+use minijinja::{AutoEscape, Error, ErrorKind, Output, State};
+
+/// The auto-escape mode every chart template uses, whatever its file extension.
+pub const YAML: AutoEscape = AutoEscape::Custom(std::borrow::Cow::Borrowed("yaml"));
+
+/// The formatter installed on kiln's template environment.
+pub fn yaml_formatter(
+    out: &mut Output<'_>,
+    state: &mut State<'_, '_>,
+    value: &Value,
+) -> Result<(), Error> {
+    if value.is_safe() || *state.auto_escape() != YAML {
+        return minijinja::escape_formatter(out, state, value);
+    }
+    let json = serde_json::to_string(value).map_err(|e| {
+        Error::new(
+            ErrorKind::BadSerialization,
+            "value cannot be written as YAML",
+        )
+        .with_source(e)
+    })?;
+    out.write_str(&json).map_err(Error::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use minijinja::{Environment, context};
+
+    fn render(template: &str, value: Value) -> String {
+        let mut env = Environment::new();
+        env.set_auto_escape_callback(|_| YAML);
+        env.set_formatter(yaml_formatter);
+        env.render_str(template, context! { v => value }).unwrap()
+    }
+
+    #[test]
+    fn strings_cannot_inject_structure() {
+        let out = render(
+            "data: {{ v }}",
+            Value::from("a\n---\nkind: ClusterRoleBinding"),
+        );
+        let parsed: serde_json::Value = serde_yaml_ng::from_str(&out).unwrap();
+        assert_eq!(parsed["data"], "a\n---\nkind: ClusterRoleBinding");
+    }
+
+    #[test]
+    fn strings_keep_their_type() {
+        for text in [
+            "no",
+            "on",
+            "0755",
+            "1.0",
+            "null",
+            "{{ 7*7 }}",
+            "*alias",
+            "- item",
+        ] {
+            let out = render("k: {{ v }}", Value::from(text));
+            let parsed: serde_json::Value = serde_yaml_ng::from_str(&out).unwrap();
+            assert_eq!(parsed["k"], text, "{out}");
+        }
+    }
+
+    #[test]
+    fn safe_values_are_written_raw() {
+        assert_eq!(render("{{ v|safe }}", Value::from("a: b")), "a: b");
+    }
+}

@@ -1,0 +1,182 @@
+//! Names: everything that becomes part of an object name, a label or a DNS name must be a
+//! valid Kubernetes name. `fullName` names the Service, so it is a DNS-1123 label (63 chars).
+
+use super::Subject;
+use crate::finding::{FieldPath, Finding};
+
+pub const MAX_LABEL: usize = 63;
+pub const MAX_SUBDOMAIN: usize = 253;
+
+/// `[a-z0-9]([-a-z0-9]*[a-z0-9])?`, at most 63 characters.
+pub fn is_dns_label(text: &str) -> bool {
+    !text.is_empty() && text.len() <= MAX_LABEL && label_chars_ok(text)
+}
+
+/// Dot-separated DNS labels, at most 253 characters in all.
+pub fn is_dns_subdomain(text: &str) -> bool {
+    !text.is_empty()
+        && text.len() <= MAX_SUBDOMAIN
+        && text
+            .split('.')
+            .all(|part| !part.is_empty() && label_chars_ok(part))
+}
+
+fn label_chars_ok(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let alnum = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    bytes.iter().all(|b| alnum(b) || *b == b'-')
+        && bytes.first().is_some_and(alnum)
+        && bytes.last().is_some_and(alnum)
+}
+
+/// A label value: empty, or alphanumerics with `-_.` inside, at most 63 characters.
+pub fn is_label_value(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let alnum = |b: &u8| b.is_ascii_alphanumeric();
+    text.len() <= MAX_LABEL
+        && (bytes.is_empty()
+            || (bytes
+                .iter()
+                .all(|b| alnum(b) || matches!(b, b'-' | b'_' | b'.'))
+                && bytes.first().is_some_and(alnum)
+                && bytes.last().is_some_and(alnum)))
+}
+
+/// The nearest valid label, offered as a hint: `My_Service` -> `my-service`.
+fn suggest_label(text: &str) -> Option<String> {
+    let mut candidate: String = text
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    candidate = candidate.trim_matches('-').to_owned();
+    while candidate.contains("--") {
+        candidate = candidate.replace("--", "-");
+    }
+    (is_dns_label(&candidate) && candidate != text).then_some(candidate)
+}
+
+const LABEL_RULE: &str = "must be a DNS-1123 label: lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters";
+
+fn label_finding(field: FieldPath, value: &str) -> Finding {
+    let message = if value.is_empty() {
+        "must not be empty".to_owned()
+    } else if value.len() > MAX_LABEL && label_chars_ok(value) {
+        format!(
+            "must be at most {MAX_LABEL} characters (it has {})",
+            value.len()
+        )
+    } else {
+        LABEL_RULE.to_owned()
+    };
+    let finding = Finding::error("dns-name", field, message).got_str(value);
+    match suggest_label(value) {
+        Some(better) if value.len() <= MAX_LABEL => finding.hint(format!("write \"{better}\"")),
+        _ => finding,
+    }
+}
+
+pub fn check(subject: &Subject<'_>, findings: &mut Vec<Finding>) {
+    let object = subject.object;
+    if let Some(name) = &object.name
+        && !is_dns_subdomain(name)
+    {
+        findings.push(
+            Finding::error(
+                "dns-name",
+                FieldPath::of(&["metadata", "name"]),
+                "must be a DNS-1123 subdomain: lowercase letters, digits, '-' and '.', at most 253 characters",
+            )
+            .got_str(name),
+        );
+    }
+    if let Some(namespace) = &object.namespace
+        && !is_dns_label(namespace)
+    {
+        findings.push(label_finding(
+            FieldPath::of(&["metadata", "namespace"]),
+            namespace,
+        ));
+    }
+    let spec = subject.spec();
+    let written = subject.written;
+    for (field, value) in [("msName", &spec.ms_name), ("path", &written.path)] {
+        if let Some(value) = value
+            && !is_dns_label(value)
+        {
+            findings.push(label_finding(FieldPath::of(&["spec", field]), value));
+        }
+    }
+    match (&written.full_name, &spec.full_name) {
+        (Some(full_name), _) if !is_dns_label(full_name) => {
+            findings.push(label_finding(
+                FieldPath::of(&["spec", "fullName"]),
+                full_name,
+            ));
+        }
+        // Derived from a valid msName: only its length can be wrong.
+        (None, Some(derived))
+            if derived.len() > MAX_LABEL && spec.ms_name.as_deref().is_some_and(is_dns_label) =>
+        {
+            findings.push(
+                Finding::error(
+                    "dns-name",
+                    FieldPath::of(&["spec", "fullName"]),
+                    format!(
+                        "derived from spec.msName and spec.version as \"{derived}\", which has {} characters; names of Services are at most {MAX_LABEL}",
+                        derived.len()
+                    ),
+                )
+                .hint("shorten spec.msName or set spec.fullName"),
+            );
+        }
+        _ => {}
+    }
+    if let (Some(name), Some(full_name)) = (&object.name, &spec.full_name)
+        && name != full_name
+    {
+        findings.push(
+            Finding::warning(
+                "name-mismatch",
+                FieldPath::of(&["metadata", "name"]),
+                format!(
+                    "differs from spec.fullName; the rendered objects are named \"{full_name}\""
+                ),
+            )
+            .got_str(name),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_follow_dns_1123() {
+        assert!(is_dns_label("ms-sample-v1s0"));
+        assert!(is_dns_label("a"));
+        assert!(!is_dns_label("Ms"));
+        assert!(!is_dns_label("-a"));
+        assert!(!is_dns_label("a-"));
+        assert!(!is_dns_label("a.b"));
+        assert!(!is_dns_label(&"a".repeat(64)));
+        assert!(is_dns_subdomain("a.b-c.d"));
+        assert!(!is_dns_subdomain("a..b"));
+    }
+
+    #[test]
+    fn label_values_allow_dots_and_case() {
+        assert!(is_label_value("1.0"));
+        assert!(is_label_value("Release_2"));
+        assert!(is_label_value(""));
+        assert!(!is_label_value("1.0+build"));
+        assert!(!is_label_value(".1"));
+    }
+
+    #[test]
+    fn suggestions_are_valid_labels() {
+        assert_eq!(suggest_label("My_Service").as_deref(), Some("my-service"));
+        assert_eq!(suggest_label("ok"), None);
+    }
+}

@@ -1,0 +1,278 @@
+//! Loading: turns the paths given on the command line into YAML documents.
+//! It owns file discovery (files, recursive folders, `-` for stdin), reading, and the split of
+//! a file into documents with their positions. Problems with the input's YAML become findings;
+//! problems with the paths themselves (missing, unreadable) are `LoadError`s, a usage error.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Deserialize;
+
+use super::positions::Positions;
+use crate::finding::{FieldPath, Finding, Location};
+
+/// The largest input file kiln reads; specs are a few hundred bytes, so this only stops
+/// accidents such as pointing kiln at a log file.
+pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// A problem with a path rather than with what it holds.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("{path}: no such file or directory")]
+    NotFound { path: String },
+    #[error("{path}: cannot read: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: is not UTF-8 text")]
+    NotUtf8 { path: String },
+    #[error("{path}: is larger than {MAX_FILE_BYTES} bytes")]
+    TooLarge { path: String },
+    #[error("{path}: holds no *.yaml or *.yml file")]
+    EmptyDirectory { path: String },
+}
+
+/// One input file's text, named as the user will recognise it.
+#[derive(Debug, Clone)]
+pub struct InputFile {
+    pub name: Arc<str>,
+    pub text: String,
+}
+
+/// One YAML document of an input file, as a JSON value plus where each field was written.
+#[derive(Debug, Clone)]
+pub struct Document {
+    pub file: Arc<str>,
+    pub value: serde_json::Value,
+    pub positions: Positions,
+}
+
+impl Document {
+    /// A document built from a value with no file behind it, as the webhook receives them.
+    pub fn from_value(name: &str, value: serde_json::Value) -> Self {
+        Self {
+            file: name.into(),
+            value,
+            positions: Positions::unknown(),
+        }
+    }
+
+    /// Where `field` was written, or the nearest enclosing field that was.
+    pub fn location_of(&self, field: &FieldPath) -> Option<Location> {
+        let (line, column) = self.positions.find(field)?;
+        Some(Location {
+            file: self.file.clone(),
+            line,
+            column,
+        })
+    }
+}
+
+/// Expands paths into input files: files as given, folders recursively (`*.yaml`, `*.yml`,
+/// sorted, hidden entries skipped), `-` as standard input. A file reached twice is read once.
+pub fn read_inputs(paths: &[String]) -> Result<Vec<InputFile>, LoadError> {
+    let mut files = Vec::new();
+    let mut seen = BTreeSet::new();
+    for path in paths {
+        if path == "-" {
+            let mut text = String::new();
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .map_err(|source| LoadError::Io {
+                    path: "<stdin>".into(),
+                    source,
+                })?;
+            files.push(InputFile {
+                name: "<stdin>".into(),
+                text,
+            });
+            continue;
+        }
+        let as_path = Path::new(path);
+        let metadata = fs::metadata(as_path).map_err(|source| match source.kind() {
+            std::io::ErrorKind::NotFound => LoadError::NotFound { path: path.clone() },
+            _ => LoadError::Io {
+                path: path.clone(),
+                source,
+            },
+        })?;
+        let found = if metadata.is_dir() {
+            let mut found = Vec::new();
+            collect_yaml_files(as_path, &mut found).map_err(|source| LoadError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            if found.is_empty() {
+                return Err(LoadError::EmptyDirectory { path: path.clone() });
+            }
+            found
+        } else {
+            vec![as_path.to_path_buf()]
+        };
+        for file in found {
+            let identity = fs::canonicalize(&file).unwrap_or_else(|_| file.clone());
+            if seen.insert(identity) {
+                files.push(read_file(&file)?);
+            }
+        }
+    }
+    Ok(files)
+}
+
+fn read_file(path: &Path) -> Result<InputFile, LoadError> {
+    let name = path.display().to_string();
+    let io_error = |source| LoadError::Io {
+        path: name.clone(),
+        source,
+    };
+    let file = fs::File::open(path).map_err(io_error)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io_error)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(LoadError::TooLarge { path: name });
+    }
+    let text = String::from_utf8(bytes).map_err(|_| LoadError::NotUtf8 { path: name.clone() })?;
+    Ok(InputFile {
+        name: name.into(),
+        text,
+    })
+}
+
+/// Walks a folder in sorted order so the file list never depends on the file system.
+/// Symbolic links to folders are not followed, which rules out cycles.
+fn collect_yaml_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    let mut entries: Vec<_> = fs::read_dir(dir)?.collect::<Result<_, _>>()?;
+    entries.sort_by_key(|entry| entry.file_name());
+    for entry in entries {
+        let name = entry.file_name();
+        if name.to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let path = entry.path();
+        let file_type = entry.file_type()?;
+        if file_type.is_dir() {
+            collect_yaml_files(&path, out)?;
+        } else if has_yaml_extension(&path) && (file_type.is_file() || path.is_file()) {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+fn has_yaml_extension(path: &Path) -> bool {
+    matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("yaml" | "yml")
+    )
+}
+
+/// Splits a file into its non-empty documents. A YAML error ends the file: what follows a
+/// syntax error cannot be trusted, and reporting it would only add noise.
+pub fn parse_documents(file: &InputFile) -> (Vec<Document>, Vec<Finding>) {
+    let mut positions = Positions::index_stream(&file.text).into_iter();
+    let mut documents = Vec::new();
+    let mut findings = Vec::new();
+    for document in serde_yaml_ng::Deserializer::from_str(&file.text) {
+        let document_positions = positions.next().unwrap_or_else(Positions::unknown);
+        match serde_json::Value::deserialize(document) {
+            Ok(serde_json::Value::Null) => {}
+            Ok(value) => documents.push(Document {
+                file: file.name.clone(),
+                value,
+                positions: document_positions,
+            }),
+            Err(error) => {
+                findings.push(yaml_finding(&file.name, &error));
+                break;
+            }
+        }
+    }
+    (documents, findings)
+}
+
+fn yaml_finding(file: &Arc<str>, error: &serde_yaml_ng::Error) -> Finding {
+    let (line, column) = error
+        .location()
+        .map(|l| (l.line(), l.column()))
+        .unwrap_or((1, 1));
+    let mut message = error.to_string();
+    // serde_yaml_ng appends " at line L column C"; the position is printed in front already.
+    if let Some(cut) = message.find(" at line ") {
+        message.truncate(cut);
+    }
+    let mut finding = Finding::error(
+        "yaml-syntax",
+        FieldPath::root(),
+        format!("invalid YAML: {message}"),
+    )
+    .at(Location {
+        file: file.clone(),
+        line,
+        column,
+    });
+    if message.contains("repetition limit") || message.contains("recursion limit") {
+        finding =
+            finding.hint("the document expands aliases or nests far beyond what a spec needs");
+    }
+    finding
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> (Vec<Document>, Vec<Finding>) {
+        parse_documents(&InputFile {
+            name: "t.yaml".into(),
+            text: text.into(),
+        })
+    }
+
+    #[test]
+    fn multi_document_files_skip_empty_documents() {
+        let (documents, findings) = parse("---\na: 1\n---\n# nothing\n---\nb: 2\n");
+        assert!(findings.is_empty());
+        assert_eq!(documents.len(), 2);
+        assert_eq!(documents[1].value["b"], 2);
+    }
+
+    #[test]
+    fn syntax_errors_carry_a_position() {
+        let (_, findings) = parse("a: 1\nb: [unclosed\n");
+        assert_eq!(findings.len(), 1);
+        let location = findings[0].location.as_ref().unwrap();
+        assert_eq!(location.line, 3);
+        assert!(
+            findings[0].message.starts_with("invalid YAML"),
+            "{}",
+            findings[0].message
+        );
+    }
+
+    #[test]
+    fn alias_bombs_are_rejected_quickly() {
+        let mut text = String::from(
+            "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n",
+        );
+        let names = ["a", "b", "c", "d", "e", "f", "g", "h", "i"];
+        for pair in names.windows(2) {
+            let refs = vec![format!("*{}", pair[0]); 9].join(",");
+            text.push_str(&format!("{}: &{} [{}]\n", pair[1], pair[1], refs));
+        }
+        let (documents, findings) = parse(&text);
+        assert!(documents.is_empty());
+        assert_eq!(findings.len(), 1, "{findings:?}");
+        assert!(
+            findings[0].message.contains("repetition limit"),
+            "{}",
+            findings[0].message
+        );
+    }
+}
