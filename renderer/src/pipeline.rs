@@ -79,14 +79,23 @@ impl Kiln {
             Err(finding) => findings.push(finding),
             Ok(()) => {
                 let (decoded, decode_findings) = decode(&document.value);
-                findings.extend(decode_findings);
                 let mut filled = decoded.clone();
                 defaults::apply(&mut filled, &self.chart().defaults);
-                findings.extend(rules::check(&Subject {
+                let rule_findings = rules::check(&Subject {
                     object: &filled,
                     written: &decoded.spec,
                     defaults: &self.chart().defaults,
-                }));
+                });
+                // A field that could not be decoded reads as absent to the rules; its type
+                // error is the one finding worth showing for it.
+                let undecodable: Vec<FieldPath> =
+                    decode_findings.iter().map(|f| f.field.clone()).collect();
+                findings.extend(decode_findings);
+                findings.extend(
+                    rule_findings
+                        .into_iter()
+                        .filter(|f| !undecodable.contains(&f.field)),
+                );
                 written = Some(decoded);
                 defaulted = Some(filled);
             }
@@ -154,9 +163,10 @@ impl Kiln {
         ))
     }
 
-    /// Checks every document and, when `render` is set, renders the valid ones. The objects
-    /// come back sorted; the caller must not use them when the report has errors.
-    pub fn run(&self, documents: &[Document], render: bool) -> Report {
+    /// Checks every document and renders the valid ones; rendering is part of checking, since
+    /// conflicts between specs and chart errors only show there. The objects come back sorted;
+    /// the caller must not use them when the report has errors.
+    pub fn run(&self, documents: &[Document]) -> Report {
         let checked: Vec<Checked> = documents.iter().map(|d| self.check(d)).collect();
         let mut report = Report::default();
         let mut instances: Vec<(usize, Instance)> = Vec::new();
@@ -170,48 +180,10 @@ impl Kiln {
                 ));
             }
         }
-        if render {
-            let rendered = self.render_instances(&instances);
-            let mut producers: HashMap<(String, Option<String>, String), usize> = HashMap::new();
-            let mut conflicts: BTreeMap<(usize, usize), Vec<String>> = BTreeMap::new();
-            for ((index, _), result) in instances.iter().zip(rendered) {
-                let locate =
-                    |finding: Finding| attach(finding, &checked[*index], &documents[*index]);
-                match result {
-                    Err(finding) => report.findings.push(locate(finding)),
-                    Ok(objects) => {
-                        for object in objects {
-                            if let Some(finding) = postprocess::check_schema(&object) {
-                                report.findings.push(locate(finding));
-                            }
-                            let identity = (
-                                object.kind.clone(),
-                                object.namespace.clone(),
-                                object.name.clone(),
-                            );
-                            match producers.get(&identity) {
-                                Some(first) => conflicts
-                                    .entry((*first, *index))
-                                    .or_default()
-                                    .push(describe(&object)),
-                                None => {
-                                    producers.insert(identity, *index);
-                                    report.objects.push(object);
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-            for ((first, second), objects) in conflicts {
-                let finding = conflict_finding(&checked[first], &documents[first], &objects);
-                report
-                    .findings
-                    .push(attach(finding, &checked[second], &documents[second]));
-            }
-            let instance_refs: Vec<&Instance> = instances.iter().map(|(_, i)| i).collect();
-            self.render_namespaces(&instance_refs, &mut report);
-        }
+        let rendered = self.render_instances(&instances);
+        collect_objects(&instances, rendered, &checked, documents, &mut report);
+        let instance_refs: Vec<&Instance> = instances.iter().map(|(_, i)| i).collect();
+        self.render_namespaces(&instance_refs, &mut report);
         order::sort(&mut report.objects);
         report
             .findings
@@ -284,6 +256,55 @@ impl Kiln {
                 Err(finding) => report.findings.push(finding.object(namespace_ref)),
             }
         }
+    }
+}
+
+/// Moves rendered objects into the report, checking each against its Kubernetes type and
+/// reporting objects that two specs both render (the second spec gets the finding).
+fn collect_objects(
+    instances: &[(usize, Instance)],
+    rendered: Vec<Result<Vec<Object>, Finding>>,
+    checked: &[Checked],
+    documents: &[Document],
+    report: &mut Report,
+) {
+    let mut producers: HashMap<(String, Option<String>, String), usize> = HashMap::new();
+    let mut conflicts: BTreeMap<(usize, usize), Vec<String>> = BTreeMap::new();
+    for ((index, _), result) in instances.iter().zip(rendered) {
+        let locate = |finding: Finding| attach(finding, &checked[*index], &documents[*index]);
+        let objects = match result {
+            Ok(objects) => objects,
+            Err(finding) => {
+                report.findings.push(locate(finding));
+                continue;
+            }
+        };
+        for object in objects {
+            if let Some(finding) = postprocess::check_schema(&object) {
+                report.findings.push(locate(finding));
+            }
+            let identity = (
+                object.kind.clone(),
+                object.namespace.clone(),
+                object.name.clone(),
+            );
+            match producers.get(&identity) {
+                Some(first) => conflicts
+                    .entry((*first, *index))
+                    .or_default()
+                    .push(describe(&object)),
+                None => {
+                    producers.insert(identity, *index);
+                    report.objects.push(object);
+                }
+            }
+        }
+    }
+    for ((first, second), objects) in conflicts {
+        let finding = conflict_finding(&checked[first], &documents[first], &objects);
+        report
+            .findings
+            .push(attach(finding, &checked[second], &documents[second]));
     }
 }
 

@@ -93,7 +93,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, String> {
     match cli.command {
         Command::Render(args) => render(&args),
         Command::Validate(args) => {
-            let (_, report) = check_inputs(&args, false)?;
+            let (_, report) = check_inputs(&args)?;
             Ok(finish(&report))
         }
         Command::Chart(ChartCommand::Export { dir }) => {
@@ -103,7 +103,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, String> {
 }
 
 fn render(args: &RenderArgs) -> Result<ExitCode, String> {
-    let (_, report) = check_inputs(&args.input, true)?;
+    let (_, report) = check_inputs(&args.input)?;
     if report.has_errors() {
         return Ok(finish(&report));
     }
@@ -133,7 +133,7 @@ fn render(args: &RenderArgs) -> Result<ExitCode, String> {
 }
 
 /// Loads the chart and inputs and runs the pipeline.
-fn check_inputs(args: &InputArgs, render: bool) -> Result<(Kiln, Report), String> {
+fn check_inputs(args: &InputArgs) -> Result<(Kiln, Report), String> {
     let mut chart = match &args.chart {
         Some(dir) => Chart::from_dir(dir),
         None => Chart::builtin(),
@@ -151,7 +151,7 @@ fn check_inputs(args: &InputArgs, render: bool) -> Result<(Kiln, Report), String
         documents.extend(parsed);
         yaml_findings.extend(findings);
     }
-    let mut report = kiln.run(&documents, render);
+    let mut report = kiln.run(&documents);
     if !yaml_findings.is_empty() {
         report.findings.extend(yaml_findings);
         report

@@ -85,7 +85,7 @@ pub fn check(subject: &Subject<'_>, findings: &mut Vec<Finding>) {
                 "autoscaling-range",
                 max_field,
                 format!(
-                    "maxReplicas must be at least minReplicas ({})",
+                    "must be at least minReplicas ({})",
                     policy.min_replicas
                 ),
             )
