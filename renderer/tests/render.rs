@@ -32,7 +32,11 @@ fn rendered_fixtures_match_their_snapshots() {
             assert!(report.has_errors(), "{name} should be rejected");
             insta::assert_snapshot!(findings_text(&report));
         } else {
-            assert!(!report.has_errors(), "{name} should render:\n{}", findings_text(&report));
+            assert!(
+                !report.has_errors(),
+                "{name} should render:\n{}",
+                findings_text(&report)
+            );
             let text = format!(
                 "# findings\n{}# manifests\n{}",
                 findings_text(&report),

@@ -84,10 +84,7 @@ pub fn check(subject: &Subject<'_>, findings: &mut Vec<Finding>) {
             Finding::error(
                 "autoscaling-range",
                 max_field,
-                format!(
-                    "must be at least minReplicas ({})",
-                    policy.min_replicas
-                ),
+                format!("must be at least minReplicas ({})", policy.min_replicas),
             )
             .got(policy.max_replicas),
         );

@@ -1,0 +1,442 @@
+// End-to-end tests of the `kiln` binary: the command contract of DESIGN.md, exit codes,
+// file discovery, determinism and the GitOps output folder.
+
+mod util;
+
+use util::{fixture, kiln, read_fixture, snapshot_tree, spec, write};
+
+#[test]
+fn render_prints_the_valid_seed_as_one_stream() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed = fixture("seed/ms-sample-v1s0-valid.yaml");
+    let run = kiln(dir.path(), &["render", "-f", seed.to_str().unwrap()], None);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let kinds: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("kind: "))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "ResourceQuota",
+            "PodDisruptionBudget",
+            "ServiceAccount",
+            "ConfigMap",
+            "Service",
+            "Deployment",
+            "HorizontalPodAutoscaler"
+        ]
+    );
+    // The seed's config holds a password: rendered, with a warning.
+    assert!(
+        run.stderr
+            .contains("warning: spec.config: key \"password\" looks like a secret"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn render_rejects_the_verbatim_seed_naming_spec_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed = fixture("seed/ms-sample-v1s0.yaml");
+    let run = kiln(dir.path(), &["render", "-f", seed.to_str().unwrap()], None);
+    assert_eq!(run.code, 1);
+    assert_eq!(
+        run.stdout, "",
+        "nothing is rendered when any input is invalid"
+    );
+    let expected = format!(
+        "{}:11:3: MicroServiceDeploy/ms-sample-v1s0: spec.image: is not a valid OCI image reference",
+        seed.display()
+    );
+    assert!(run.stderr.contains(&expected), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .ends_with("kiln: 1 error, 1 warning; nothing was written\n"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn validate_reports_every_problem_of_every_file_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "a.yaml", &read_fixture("render/err-typos.yaml"));
+    write(
+        dir.path(),
+        "b.yaml",
+        &read_fixture("render/err-quantities.yaml"),
+    );
+    let run = kiln(dir.path(), &["validate", "-f", "a.yaml", "b.yaml"], None);
+    assert_eq!(run.code, 1);
+    assert_eq!(run.stdout, "");
+    let errors = run
+        .stderr
+        .lines()
+        .filter(|l| !l.contains("warning:") && !l.starts_with("kiln:"))
+        .count();
+    assert_eq!(errors, 9, "{}", run.stderr);
+    assert!(run.stderr.contains("a.yaml:10:3: MicroServiceDeploy/shop-v1s0: spec.replica: unknown field; hint: did you mean `replicas`?"));
+    assert!(run.stderr.contains("b.yaml:13:7: MicroServiceDeploy/store-v1s0: spec.resourceRequirements.limits.memory: is not a Kubernetes quantity"));
+}
+
+#[test]
+fn validate_accepts_valid_specs_silently() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "a.yaml", &spec("a", "team"));
+    let run = kiln(dir.path(), &["validate", "-f", "a.yaml"], None);
+    assert_eq!(
+        (run.code, run.stdout.as_str(), run.stderr.as_str()),
+        (0, "", "")
+    );
+}
+
+#[test]
+fn folders_are_searched_recursively_for_yaml_only() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "specs/a.yaml", &spec("a", "team"));
+    write(dir.path(), "specs/deeper/b.yml", &spec("b", "team"));
+    write(dir.path(), "specs/notes.txt", "not yaml at all: [");
+    write(dir.path(), "specs/.hidden/c.yaml", "not: [valid");
+    let run = kiln(dir.path(), &["render", "-f", "specs"], None);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("name: a-v1s0") && run.stdout.contains("name: b-v1s0"));
+}
+
+#[test]
+fn multi_document_files_render_every_document() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "all.yaml",
+        &format!("{}---\n{}", spec("a", "team"), spec("b", "team")),
+    );
+    let run = kiln(dir.path(), &["render", "-f", "all.yaml"], None);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout.matches("\nkind: Deployment\n").count(), 2);
+}
+
+#[test]
+fn output_is_the_same_bytes_whatever_the_file_order_or_stdin() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "specs/a.yaml", &spec("a", "team"));
+    write(dir.path(), "specs/b.yaml", &spec("b", "other"));
+    let forward = kiln(
+        dir.path(),
+        &["render", "-f", "specs/a.yaml", "specs/b.yaml"],
+        None,
+    );
+    let backward = kiln(
+        dir.path(),
+        &["render", "-f", "specs/b.yaml", "-f", "specs/a.yaml"],
+        None,
+    );
+    let folder = kiln(dir.path(), &["render", "-f", "specs"], None);
+    let both = format!("{}---\n{}", spec("b", "other"), spec("a", "team"));
+    let stdin = kiln(dir.path(), &["render", "-f", "-"], Some(&both));
+    assert_eq!(forward.code, 0, "{}", forward.stderr);
+    assert_eq!(forward.stdout, backward.stdout);
+    assert_eq!(forward.stdout, folder.stdout);
+    assert_eq!(forward.stdout, stdin.stdout);
+}
+
+#[test]
+fn a_file_named_twice_is_read_once() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "specs/a.yaml", &spec("a", "team"));
+    let run = kiln(dir.path(), &["render", "-f", "specs", "specs/a.yaml"], None);
+    assert_eq!(
+        run.code, 0,
+        "a file reached twice is not a conflict with itself: {}",
+        run.stderr
+    );
+}
+
+#[test]
+fn output_folder_holds_one_file_per_object_and_a_kustomization() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "specs/a.yaml", &spec("a", "team"));
+    let run = kiln(dir.path(), &["render", "-f", "specs", "-o", "out"], None);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let files: Vec<String> = snapshot_tree(&dir.path().join("out"))
+        .into_iter()
+        .map(|(p, _)| p)
+        .collect();
+    assert_eq!(
+        files,
+        [
+            "kustomization.yaml",
+            "team/a-v1s0/configmap.yaml",
+            "team/a-v1s0/deployment.yaml",
+            "team/a-v1s0/poddisruptionbudget.yaml",
+            "team/a-v1s0/service.yaml",
+            "team/a-v1s0/serviceaccount.yaml",
+            "team/resourcequota.yaml",
+        ]
+    );
+    let deployment =
+        std::fs::read_to_string(dir.path().join("out/team/a-v1s0/deployment.yaml")).unwrap();
+    assert!(
+        deployment
+            .starts_with("# Generated by kiln from MicroServiceDeploy team/a-v1s0. Do not edit")
+    );
+}
+
+#[test]
+fn kubectl_kustomize_of_the_folder_yields_the_stream() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "specs/a.yaml", &spec("a", "team"));
+    write(
+        dir.path(),
+        "specs/b.yaml",
+        &read_fixture("render/namespace-quota.yaml"),
+    );
+    write(
+        dir.path(),
+        "specs/c.yaml",
+        &read_fixture("seed/ms-sample-v1s0-valid.yaml"),
+    );
+    let stream = kiln(dir.path(), &["render", "-f", "specs"], None);
+    let folder = kiln(dir.path(), &["render", "-f", "specs", "-o", "out"], None);
+    assert_eq!((stream.code, folder.code), (0, 0), "{}", folder.stderr);
+    let kustomize = std::process::Command::new("kubectl")
+        .args(["kustomize", "out"])
+        .current_dir(dir.path())
+        .output()
+        .expect("kubectl is installed (see .ci/run)");
+    assert!(
+        kustomize.status.success(),
+        "{}",
+        String::from_utf8_lossy(&kustomize.stderr)
+    );
+    let parse = |text: &str| -> Vec<serde_json::Value> {
+        serde_yaml_ng::Deserializer::from_str(text)
+            .map(|d| serde::Deserialize::deserialize(d).unwrap())
+            .filter(|v: &serde_json::Value| !v.is_null())
+            .collect()
+    };
+    let from_kustomize = parse(&String::from_utf8(kustomize.stdout).unwrap());
+    let from_stream = parse(&stream.stdout);
+    assert_eq!(from_stream.len(), 29);
+    assert_eq!(from_kustomize, from_stream, "same objects, same order");
+}
+
+#[test]
+fn rendering_again_changes_no_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "specs/a.yaml", &spec("a", "team"));
+    kiln(dir.path(), &["render", "-f", "specs", "-o", "out"], None);
+    let before = snapshot_tree(&dir.path().join("out"));
+    let again = kiln(dir.path(), &["render", "-f", "specs", "-o", "out"], None);
+    assert_eq!(again.code, 0);
+    assert!(
+        again
+            .stderr
+            .contains("0 files written, 7 unchanged, 0 removed"),
+        "{}",
+        again.stderr
+    );
+    assert_eq!(before, snapshot_tree(&dir.path().join("out")));
+}
+
+#[test]
+fn stale_generated_files_are_pruned_and_foreign_files_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "specs/a.yaml", &spec("a", "team"));
+    write(dir.path(), "specs/b.yaml", &spec("b", "team"));
+    kiln(dir.path(), &["render", "-f", "specs", "-o", "out"], None);
+    write(
+        dir.path(),
+        "out/team/b-v1s0/notes.yaml",
+        "# a person's file\n",
+    );
+    write(dir.path(), "out/README.md", "hand written\n");
+    std::fs::remove_file(dir.path().join("specs/b.yaml")).unwrap();
+    let run = kiln(dir.path(), &["render", "-f", "specs", "-o", "out"], None);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("5 removed"), "{}", run.stderr);
+    let files: Vec<String> = snapshot_tree(&dir.path().join("out"))
+        .into_iter()
+        .map(|(p, _)| p)
+        .collect();
+    assert!(
+        files.contains(&"team/b-v1s0/notes.yaml".to_owned()),
+        "{files:?}"
+    );
+    assert!(files.contains(&"README.md".to_owned()));
+    assert!(
+        !files
+            .iter()
+            .any(|f| f.starts_with("team/b-v1s0/") && f != "team/b-v1s0/notes.yaml"),
+        "{files:?}"
+    );
+    let kustomization = std::fs::read_to_string(dir.path().join("out/kustomization.yaml")).unwrap();
+    assert!(!kustomization.contains("b-v1s0"));
+}
+
+#[test]
+fn invalid_input_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "specs/a.yaml", &spec("a", "team"));
+    kiln(dir.path(), &["render", "-f", "specs", "-o", "out"], None);
+    let before = snapshot_tree(&dir.path().join("out"));
+    write(
+        dir.path(),
+        "specs/bad.yaml",
+        &read_fixture("seed/ms-sample-v1s0.yaml"),
+    );
+    let run = kiln(dir.path(), &["render", "-f", "specs", "-o", "out"], None);
+    assert_eq!(run.code, 1);
+    assert_eq!(before, snapshot_tree(&dir.path().join("out")));
+    let fresh = kiln(dir.path(), &["render", "-f", "specs", "-o", "fresh"], None);
+    assert_eq!(fresh.code, 1);
+    assert!(
+        !dir.path().join("fresh").exists(),
+        "no partial output folder"
+    );
+}
+
+#[test]
+fn a_file_kiln_did_not_write_is_never_overwritten() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "specs/a.yaml", &spec("a", "team"));
+    write(
+        dir.path(),
+        "out/kustomization.yaml",
+        "resources: [mine.yaml]\n",
+    );
+    let run = kiln(dir.path(), &["render", "-f", "specs", "-o", "out"], None);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr
+            .contains("kustomization.yaml: exists and was not generated by kiln"),
+        "{}",
+        run.stderr
+    );
+    let files: Vec<String> = snapshot_tree(&dir.path().join("out"))
+        .into_iter()
+        .map(|(p, _)| p)
+        .collect();
+    assert_eq!(files, ["kustomization.yaml"], "nothing else was written");
+}
+
+#[test]
+fn usage_errors_exit_two() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(kiln(dir.path(), &["render"], None).code, 2);
+    assert_eq!(
+        kiln(dir.path(), &["render", "-f", "missing.yaml"], None).code,
+        2
+    );
+    assert_eq!(kiln(dir.path(), &["render", "--bogus"], None).code, 2);
+    assert_eq!(
+        kiln(
+            dir.path(),
+            &["render", "-f", "x.yaml", "--chart", "no-such-chart"],
+            None
+        )
+        .code,
+        2
+    );
+    let missing = kiln(dir.path(), &["validate", "-f", "missing.yaml"], None);
+    assert_eq!(
+        missing.stderr,
+        "kiln: missing.yaml: no such file or directory\n"
+    );
+}
+
+#[test]
+fn help_documents_every_command_and_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let top = kiln(dir.path(), &["--help"], None).stdout;
+    for needle in ["render", "validate", "chart", "Exit status"] {
+        assert!(top.contains(needle), "kiln --help lacks {needle}:\n{top}");
+    }
+    let render = kiln(dir.path(), &["render", "--help"], None).stdout;
+    for needle in [
+        "--file <PATH>",
+        "--output <DIR>",
+        "--chart <DIR>",
+        "--values <FILE>",
+        "stdin",
+        "kustomization.yaml",
+    ] {
+        assert!(
+            render.contains(needle),
+            "kiln render --help lacks {needle}:\n{render}"
+        );
+    }
+    let validate = kiln(dir.path(), &["validate", "--help"], None).stdout;
+    assert!(validate.contains("--file <PATH>"));
+}
+
+#[test]
+fn an_exported_chart_can_be_edited_and_used() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "a.yaml", &spec("a", "team"));
+    assert_eq!(
+        kiln(dir.path(), &["chart", "export", "my-chart"], None).code,
+        0
+    );
+    let values = dir.path().join("my-chart/values.yaml");
+    let edited = std::fs::read_to_string(&values)
+        .unwrap()
+        .replace("containerPort: 8080", "containerPort: 9090");
+    std::fs::write(&values, edited).unwrap();
+    let run = kiln(
+        dir.path(),
+        &["render", "-f", "a.yaml", "--chart", "my-chart"],
+        None,
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("containerPort: 9090"));
+}
+
+#[test]
+fn an_undefined_template_variable_names_the_template_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "a.yaml", &spec("a", "team"));
+    kiln(dir.path(), &["chart", "export", "my-chart"], None);
+    let template = dir.path().join("my-chart/templates/service.yaml");
+    let edited = std::fs::read_to_string(&template)
+        .unwrap()
+        .replace("type: ClusterIP", "type: {{ instance.serviceType }}");
+    std::fs::write(&template, edited).unwrap();
+    let run = kiln(
+        dir.path(),
+        &["render", "-f", "a.yaml", "--chart", "my-chart"],
+        None,
+    );
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr
+            .contains("my-chart templates/service.yaml: line 13: undefined value"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn values_files_override_chart_defaults_per_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "a.yaml", &spec("a", "team"));
+    write(
+        dir.path(),
+        "prod.yaml",
+        "domain: apps.prod.example.com\nautoscaling:\n  maxReplicas: 20\n",
+    );
+    let run = kiln(
+        dir.path(),
+        &["render", "-f", "a.yaml", "--values", "prod.yaml"],
+        None,
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .contains("kiln.dev/host: v1.a.team.apps.prod.example.com"),
+        "{}",
+        run.stdout
+    );
+}

@@ -1,0 +1,96 @@
+// Every object kiln renders from the fixtures passes the official Kubernetes OpenAPI schemas
+// in strict mode (unknown fields rejected), for Kubernetes 1.30 and for the newest version
+// kubernetes-validate knows. Needs `pip install kubernetes-validate` (done by .ci/run).
+
+mod util;
+
+use std::path::Path;
+use std::process::Command;
+
+use util::{fixture, kiln};
+
+/// Renders every valid fixture into one stream file in `dir`.
+fn render_all_fixtures(dir: &Path) -> std::path::PathBuf {
+    let mut inputs: Vec<String> = std::fs::read_dir(fixture("render"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| !p.file_name().unwrap().to_string_lossy().starts_with("err"))
+        .map(|p| p.display().to_string())
+        .collect();
+    inputs.sort();
+    let mut args = vec!["render", "-f"];
+    args.extend(inputs.iter().map(String::as_str));
+    let run = kiln(dir, &args, None);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.matches("\nkind: ").count() >= 20,
+        "expected every fixture's objects"
+    );
+    let path = dir.join("rendered.yaml");
+    std::fs::write(&path, run.stdout).unwrap();
+    path
+}
+
+fn kubernetes_validate(version: &str, file: &Path) -> std::process::Output {
+    Command::new("kubernetes-validate")
+        .args(["--strict", "--quiet", "-k", version])
+        .arg(file)
+        .output()
+        .expect("kubernetes-validate is installed: pip install kubernetes-validate")
+}
+
+fn newest_known_version() -> String {
+    let output = Command::new("python3")
+        .args([
+            "-c",
+            "from kubernetes_validate.utils import latest_version; print(latest_version())",
+        ])
+        .output()
+        .expect("python3 runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}
+
+#[test]
+fn strict_validation_catches_unknown_fields() {
+    // The control: if this passed, the checks below would prove nothing.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.yaml");
+    std::fs::write(
+        &file,
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\nbogus: 1\n",
+    )
+    .unwrap();
+    assert!(!kubernetes_validate("1.30.0", &file).status.success());
+}
+
+#[test]
+fn rendered_fixtures_pass_strict_schemas_of_kubernetes_1_30() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = render_all_fixtures(dir.path());
+    let output = kubernetes_validate("1.30.0", &file);
+    assert!(
+        output.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn rendered_fixtures_pass_strict_schemas_of_the_newest_kubernetes() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = render_all_fixtures(dir.path());
+    let version = newest_known_version();
+    let output = kubernetes_validate(&version, &file);
+    assert!(
+        output.status.success(),
+        "{version}: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
