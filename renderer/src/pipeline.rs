@@ -6,9 +6,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::chart::{Chart, ChartError, KindId};
 use crate::finding::{FieldPath, Finding, Location, ObjectRef};
-use crate::output::order;
+use crate::output::{Manifest, order};
 use crate::postprocess;
-use crate::render::{Engine, Instance, NamespaceSummary, Object};
+use crate::render::{Engine, Instance, NamespaceSummary};
 use crate::rules::{self, Subject};
 use crate::spec::decode::decode;
 use crate::spec::defaults;
@@ -43,7 +43,7 @@ impl Checked {
 /// The result of a run: the objects (only meaningful when there is no error) and every finding.
 #[derive(Debug, Default)]
 pub struct Report {
-    pub objects: Vec<Object>,
+    pub objects: Vec<Manifest>,
     pub findings: Vec<Finding>,
 }
 
@@ -201,14 +201,21 @@ impl Kiln {
     }
 
     /// Renders instances, on all cores when there are many; results keep the input order.
-    fn render_instances(
-        &self,
-        instances: &[(usize, Instance)],
-    ) -> Vec<Result<Vec<Object>, Finding>> {
+    /// Each instance is rendered, post-processed, checked against the Kubernetes types and
+    /// serialised on the same thread, so only finished text travels back.
+    fn render_instances(&self, instances: &[(usize, Instance)]) -> Vec<Result<Rendered, Finding>> {
         let render_one = |(_, instance): &(usize, Instance)| {
             let mut objects = self.engine.render_instance(instance)?;
             postprocess::finish_instance(&mut objects, &instance.spec_ref);
-            Ok(objects)
+            let findings = objects
+                .iter()
+                .filter_map(postprocess::check_schema)
+                .collect();
+            let manifests = objects.into_iter().map(Manifest::from_object).collect();
+            Ok(Rendered {
+                manifests,
+                findings,
+            })
         };
         let threads = std::thread::available_parallelism().map_or(1, usize::from);
         if instances.len() < PARALLEL_THRESHOLD || threads == 1 {
@@ -252,18 +259,29 @@ impl Kiln {
                 })
                 .and_then(|summary| self.engine.render_namespace(&summary));
             match result {
-                Ok(objects) => report.objects.extend(objects),
+                Ok(objects) => {
+                    for object in objects {
+                        report.findings.extend(postprocess::check_schema(&object));
+                        report.objects.push(Manifest::from_object(object));
+                    }
+                }
                 Err(finding) => report.findings.push(finding.object(namespace_ref)),
             }
         }
     }
 }
 
-/// Moves rendered objects into the report, checking each against its Kubernetes type and
-/// reporting objects that two specs both render (the second spec gets the finding).
+/// One instance's finished objects and what the schema check found in them.
+struct Rendered {
+    manifests: Vec<Manifest>,
+    findings: Vec<Finding>,
+}
+
+/// Moves rendered objects into the report and reports objects that two specs both render
+/// (the second spec gets the finding).
 fn collect_objects(
     instances: &[(usize, Instance)],
-    rendered: Vec<Result<Vec<Object>, Finding>>,
+    rendered: Vec<Result<Rendered, Finding>>,
     checked: &[Checked],
     documents: &[Document],
     report: &mut Report,
@@ -272,30 +290,30 @@ fn collect_objects(
     let mut conflicts: BTreeMap<(usize, usize), Vec<String>> = BTreeMap::new();
     for ((index, _), result) in instances.iter().zip(rendered) {
         let locate = |finding: Finding| attach(finding, &checked[*index], &documents[*index]);
-        let objects = match result {
-            Ok(objects) => objects,
+        let rendered = match result {
+            Ok(rendered) => rendered,
             Err(finding) => {
                 report.findings.push(locate(finding));
                 continue;
             }
         };
-        for object in objects {
-            if let Some(finding) = postprocess::check_schema(&object) {
-                report.findings.push(locate(finding));
-            }
+        report
+            .findings
+            .extend(rendered.findings.into_iter().map(locate));
+        for manifest in rendered.manifests {
             let identity = (
-                object.kind.clone(),
-                object.namespace.clone(),
-                object.name.clone(),
+                manifest.kind.clone(),
+                manifest.namespace.clone(),
+                manifest.name.clone(),
             );
             match producers.get(&identity) {
                 Some(first) => conflicts
                     .entry((*first, *index))
                     .or_default()
-                    .push(describe(&object)),
+                    .push(describe(&manifest)),
                 None => {
                     producers.insert(identity, *index);
-                    report.objects.push(object);
+                    report.objects.push(manifest);
                 }
             }
         }
@@ -317,7 +335,7 @@ fn attach(mut finding: Finding, checked: &Checked, document: &Document) -> Findi
     finding
 }
 
-fn describe(object: &Object) -> String {
+fn describe(object: &Manifest) -> String {
     format!(
         "{} {}/{}",
         object.kind,

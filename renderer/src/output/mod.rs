@@ -1,22 +1,54 @@
 //! Output: the rendered objects in a stable order, as one YAML stream or as a GitOps folder.
-//! Nothing here renders or validates; it only orders, serialises and writes.
+//! Nothing here renders or validates; it only serialises, orders and writes.
 
 pub mod folder;
 pub mod order;
+pub mod yaml;
 
+use crate::postprocess::SPEC_ANNOTATION;
 use crate::render::Object;
 
-/// One multi-document YAML stream; the same objects always give the same bytes.
-pub fn to_yaml_stream(objects: &[Object]) -> String {
-    let mut out = String::new();
-    for object in objects {
-        out.push_str("---\n");
-        out.push_str(&to_yaml(&object.value));
-    }
-    out
+/// A finished object: its identity, the spec it came from, and its canonical YAML.
+/// The YAML is written once, on the rendering thread, and reused by every output form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Manifest {
+    pub api_version: String,
+    pub kind: String,
+    pub namespace: Option<String>,
+    pub name: String,
+    /// The instance (spec fullName) it belongs to; `None` for namespace-wide objects.
+    pub instance: Option<String>,
+    /// The `kiln.dev/spec` annotation: which spec to edit to change this object.
+    pub source: Option<String>,
+    pub yaml: String,
 }
 
-/// One object as canonical YAML (block style, keys in the order the chart wrote them).
-pub fn to_yaml(value: &serde_json::Value) -> String {
-    serde_yaml_ng::to_string(value).expect("JSON values always serialise to YAML")
+impl Manifest {
+    pub fn from_object(object: Object) -> Manifest {
+        let source = object
+            .value
+            .pointer("/metadata/annotations")
+            .and_then(|annotations| annotations.get(SPEC_ANNOTATION))
+            .and_then(|spec| spec.as_str())
+            .map(str::to_owned);
+        Manifest {
+            yaml: yaml::to_yaml(&object.value),
+            api_version: object.api_version,
+            kind: object.kind,
+            namespace: object.namespace,
+            name: object.name,
+            instance: object.instance,
+            source,
+        }
+    }
+}
+
+/// One multi-document YAML stream; the same objects always give the same bytes.
+pub fn to_yaml_stream(manifests: &[Manifest]) -> String {
+    let mut out = String::with_capacity(manifests.iter().map(|m| m.yaml.len() + 4).sum());
+    for manifest in manifests {
+        out.push_str("---\n");
+        out.push_str(&manifest.yaml);
+    }
+    out
 }

@@ -3,7 +3,7 @@
 
 use std::cmp::Ordering;
 
-use crate::render::Object;
+use super::Manifest;
 
 /// Helm's `InstallOrder` (pkg/releaseutil/kind_sorter.go).
 const INSTALL_ORDER: &[&str] = &[
@@ -54,7 +54,7 @@ fn kind_rank(kind: &str) -> usize {
         .unwrap_or(INSTALL_ORDER.len())
 }
 
-pub fn compare(a: &Object, b: &Object) -> Ordering {
+pub fn compare(a: &Manifest, b: &Manifest) -> Ordering {
     (
         kind_rank(&a.kind),
         &a.kind,
@@ -71,6 +71,6 @@ pub fn compare(a: &Object, b: &Object) -> Ordering {
         ))
 }
 
-pub fn sort(objects: &mut [Object]) {
+pub fn sort(objects: &mut [Manifest]) {
     objects.sort_by(compare);
 }

@@ -1,0 +1,279 @@
+//! Canonical YAML emission for rendered objects: block style, two-space indentation,
+//! multi-line strings as literal blocks, and quotes wherever a plain scalar could be read
+//! back as something else by any YAML 1.1 or 1.2 reader (`no`, `0755`, `1e3`, `~`).
+//! Written by hand because it runs once per rendered object and the generic serde path
+//! through libyaml was most of kiln's run time; tests check that serde_yaml_ng reads back
+//! exactly the value that was written.
+
+use serde_json::{Map, Value};
+
+/// One document's YAML, without the leading `---`.
+pub fn to_yaml(value: &Value) -> String {
+    let mut out = String::with_capacity(1024);
+    match value {
+        Value::Object(map) if !map.is_empty() => write_mapping(&mut out, map, 0),
+        Value::Array(items) if !items.is_empty() => write_sequence(&mut out, items, 0),
+        scalar => {
+            write_inline(&mut out, scalar, 0);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+fn indent(out: &mut String, width: usize) {
+    for _ in 0..width {
+        out.push(' ');
+    }
+}
+
+/// Mapping entries at `width`; the caller has already written the indentation of the first.
+fn write_mapping(out: &mut String, map: &Map<String, Value>, width: usize) {
+    for (i, (key, value)) in map.iter().enumerate() {
+        if i > 0 {
+            indent(out, width);
+        }
+        write_string(out, key, width, true);
+        out.push(':');
+        match value {
+            Value::Object(inner) if !inner.is_empty() => {
+                out.push('\n');
+                indent(out, width + 2);
+                write_mapping(out, inner, width + 2);
+            }
+            // Sequences under a key are not indented further, as kubectl writes them.
+            Value::Array(items) if !items.is_empty() => {
+                out.push('\n');
+                indent(out, width);
+                write_sequence(out, items, width);
+            }
+            scalar => {
+                out.push(' ');
+                write_inline(out, scalar, width + 2);
+                out.push('\n');
+            }
+        }
+    }
+}
+
+/// Sequence items at `width`; the caller has already written the indentation of the first.
+fn write_sequence(out: &mut String, items: &[Value], width: usize) {
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            indent(out, width);
+        }
+        out.push_str("- ");
+        match item {
+            Value::Object(inner) if !inner.is_empty() => write_mapping(out, inner, width + 2),
+            Value::Array(inner) if !inner.is_empty() => write_sequence(out, inner, width + 2),
+            scalar => {
+                write_inline(out, scalar, width + 2);
+                out.push('\n');
+            }
+        }
+    }
+}
+
+/// A scalar, or an empty collection, on the current line. Block literals continue on the
+/// following lines, indented to `width`.
+fn write_inline(out: &mut String, value: &Value, width: usize) {
+    match value {
+        Value::Null => out.push_str("null"),
+        Value::Bool(flag) => out.push_str(if *flag { "true" } else { "false" }),
+        Value::Number(number) => out.push_str(&number.to_string()),
+        Value::String(text) => write_string(out, text, width, false),
+        Value::Array(_) => out.push_str("[]"),
+        Value::Object(_) => out.push_str("{}"),
+    }
+}
+
+fn write_string(out: &mut String, text: &str, width: usize, is_key: bool) {
+    if is_plain_safe(text) {
+        out.push_str(text);
+    } else if !is_key && can_be_literal_block(text) {
+        write_literal_block(out, text, width);
+    } else if text.chars().all(|c| !c.is_control()) {
+        out.push('\'');
+        out.push_str(&text.replace('\'', "''"));
+        out.push('\'');
+    } else {
+        // JSON string escapes are valid in YAML double-quoted scalars.
+        out.push_str(&serde_json::to_string(text).expect("strings serialise"));
+    }
+}
+
+/// True when `text` written plain reads back as this same string in YAML 1.1 and 1.2.
+fn is_plain_safe(text: &str) -> bool {
+    let Some(first) = text.chars().next() else {
+        return false;
+    };
+    if first.is_ascii_digit() {
+        return is_number_with_unit(text);
+    }
+    if first == ' ' || "-+.?:,[]{}#&*!|>'\"%@`~=<".contains(first) {
+        return false;
+    }
+    if text.ends_with([' ', ':']) || text.contains(": ") || text.contains(" #") {
+        return false;
+    }
+    if !text
+        .chars()
+        .all(|c| c == ' ' || (!c.is_control() && c != '\u{feff}' && !c.is_whitespace()))
+    {
+        return false;
+    }
+    // Words that YAML 1.1 (still used by many Kubernetes tools) or 1.2 reads as booleans or null.
+    !matches!(
+        text.to_ascii_lowercase().as_str(),
+        "y" | "yes" | "n" | "no" | "true" | "false" | "on" | "off" | "null"
+    )
+}
+
+/// `64Mi`, `100m`, `1.5Gi`: digits, an optional fraction, then letters only. No YAML reader
+/// takes these for numbers, while `1e3`, `0x1F`, `2.3.1` or `1_000` might be.
+fn is_number_with_unit(text: &str) -> bool {
+    let digits_end = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let mut rest = &text[digits_end..];
+    if let Some(fraction) = rest.strip_prefix('.') {
+        let end = fraction
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(fraction.len());
+        if end == 0 {
+            return false;
+        }
+        rest = &fraction[end..];
+    }
+    !rest.is_empty() && rest.chars().all(|c| c.is_ascii_alphabetic())
+}
+
+/// Multi-line text reads best as a literal block, when a block can hold it exactly.
+fn can_be_literal_block(text: &str) -> bool {
+    text.contains('\n')
+        && !text.starts_with([' ', '\n'])
+        && !text.contains(['\r', '\t', '\u{feff}'])
+        && text.chars().all(|c| c == '\n' || !c.is_control())
+        && !text.lines().any(|line| line.ends_with(' '))
+}
+
+fn write_literal_block(out: &mut String, text: &str, width: usize) {
+    let trailing_newlines = text.len() - text.trim_end_matches('\n').len();
+    out.push_str(match trailing_newlines {
+        0 => "|-",
+        1 => "|",
+        _ => "|+",
+    });
+    let body = text.strip_suffix('\n').unwrap_or(text);
+    for line in body.split('\n') {
+        out.push('\n');
+        if !line.is_empty() {
+            indent(out, width);
+            out.push_str(line);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+    use serde_json::json;
+
+    fn round_trip(value: &Value) -> Value {
+        let text = to_yaml(value);
+        let read = Value::deserialize(serde_yaml_ng::Deserializer::from_str(&text))
+            .unwrap_or_else(|e| panic!("{e}:\n{text}"));
+        assert_eq!(&read, value, "YAML was:\n{text}");
+        read
+    }
+
+    #[test]
+    fn strings_that_look_like_other_types_are_quoted() {
+        for text in [
+            "",
+            "no",
+            "No",
+            "on",
+            "y",
+            "true",
+            "null",
+            "~",
+            "0755",
+            "1.0",
+            "1e3",
+            ".inf",
+            "-1",
+            "+1",
+            "0x1F",
+            "1:20",
+            "a: b",
+            "a #b",
+            "#x",
+            "- x",
+            "*alias",
+            "&anchor",
+            "!tag",
+            "%x",
+            "@x",
+            "`x",
+            "{x}",
+            "[x]",
+            "x:",
+            " x",
+            "x ",
+            "it's",
+            "=",
+            "<<",
+            "\u{7}bell",
+            "2.3.1",
+            "1_000",
+            "1E3",
+            "0o17",
+            "0b101",
+            "2001-12-14",
+            "1.",
+            "64Mi",
+            "1.5Gi",
+            "100m",
+        ] {
+            round_trip(&json!({ "k": text, text: "v" }));
+        }
+    }
+
+    #[test]
+    fn multi_line_strings_use_literal_blocks_when_exact() {
+        for text in [
+            "a\nb",
+            "a\nb\n",
+            "a\nb\n\n",
+            "a\n\nb",
+            "a: b\n---\nkind: ClusterRoleBinding",
+            " leading\nspace",
+            "trailing \nspace",
+            "tab\there\nx",
+            "\nfirst empty",
+            "a\r\nb",
+        ] {
+            round_trip(&json!({ "data": { "k": text }, "list": [text] }));
+        }
+        assert_eq!(to_yaml(&json!({"k": "a\nb"})), "k: |-\n  a\n  b\n");
+        assert_eq!(
+            to_yaml(&json!({"m": "64Mi", "v": "1.0"})),
+            "m: 64Mi\nv: '1.0'\n"
+        );
+    }
+
+    #[test]
+    fn nested_collections_and_empty_ones() {
+        let value = json!({
+            "a": {"b": [1, 2.5, {"c": null, "d": [[], {}]}, [true, false]]},
+            "e": [], "f": {}, "g": [[1, 2], [3]], "h": -7
+        });
+        round_trip(&value);
+        assert_eq!(
+            to_yaml(&json!({"a": ["x", {"b": 1, "c": 2}]})),
+            "a:\n- x\n- b: 1\n  c: 2\n"
+        );
+    }
+}
