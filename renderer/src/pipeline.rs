@@ -15,9 +15,6 @@ use crate::spec::defaults;
 use crate::spec::load::Document;
 use crate::spec::model::MicroServiceDeploy;
 
-/// Below this many instances, rendering on one thread is faster than starting more.
-const PARALLEL_THRESHOLD: usize = 64;
-
 /// The renderer: a chart compiled and ready, shared by every request or run.
 pub struct Kiln {
     engine: Engine,
@@ -217,21 +214,7 @@ impl Kiln {
                 findings,
             })
         };
-        let threads = std::thread::available_parallelism().map_or(1, usize::from);
-        if instances.len() < PARALLEL_THRESHOLD || threads == 1 {
-            return instances.iter().map(render_one).collect();
-        }
-        let chunk = instances.len().div_ceil(threads);
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = instances
-                .chunks(chunk)
-                .map(|part| scope.spawn(move || part.iter().map(render_one).collect::<Vec<_>>()))
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|handle| handle.join().expect("rendering does not panic"))
-                .collect()
-        })
+        crate::parallel::map(instances, render_one)
     }
 
     /// One set of namespace-wide objects (the ResourceQuota) per namespace.

@@ -10,7 +10,7 @@ use kiln::{Kiln, Report};
 fn render_fixture(path: &std::path::Path) -> Report {
     let file = InputFile {
         name: path.file_name().unwrap().to_string_lossy().into(),
-        text: std::fs::read_to_string(path).unwrap(),
+        text: std::fs::read_to_string(path).unwrap().into(),
     };
     let kiln = Kiln::new(Chart::builtin().unwrap()).unwrap();
     let (documents, yaml_findings) = parse_documents(&file);

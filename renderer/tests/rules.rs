@@ -517,7 +517,7 @@ fn yaml_syntax_rejects_alias_bombs_without_expanding_them() {
     }
     let (documents, findings) = parse_documents(&InputFile {
         name: "bomb.yaml".into(),
-        text,
+        text: text.into(),
     });
     assert!(documents.is_empty());
     assert_eq!(findings.len(), 1);

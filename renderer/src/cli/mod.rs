@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::chart::Chart;
 use crate::output;
-use crate::spec::load::{parse_documents, read_inputs};
+use crate::spec::load::{parse_all, read_inputs};
 use crate::{Kiln, Report};
 
 #[derive(Debug, Parser)]
@@ -144,13 +144,7 @@ fn check_inputs(args: &InputArgs) -> Result<(Kiln, Report), String> {
     }
     let kiln = Kiln::new(chart).map_err(|e| e.to_string())?;
     let files = read_inputs(&args.files).map_err(|e| e.to_string())?;
-    let mut documents = Vec::new();
-    let mut yaml_findings = Vec::new();
-    for file in &files {
-        let (parsed, findings) = parse_documents(file);
-        documents.extend(parsed);
-        yaml_findings.extend(findings);
-    }
+    let (documents, yaml_findings) = parse_all(&files);
     let mut report = kiln.run(&documents);
     if !yaml_findings.is_empty() {
         report.findings.extend(yaml_findings);

@@ -103,35 +103,46 @@ fn write_string(out: &mut String, text: &str, width: usize, is_key: bool) {
 }
 
 /// True when `text` written plain reads back as this same string in YAML 1.1 and 1.2.
-fn is_plain_safe(text: &str) -> bool {
-    let Some(first) = text.chars().next() else {
+/// One pass over the bytes and no allocation: it runs for every key and string kiln writes.
+pub(crate) fn is_plain_safe(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let Some(&first) = bytes.first() else {
         return false;
     };
     if first.is_ascii_digit() {
         return is_number_with_unit(text);
     }
-    if first == ' ' || "-+.?:,[]{}#&*!|>'\"%@`~=<".contains(first) {
+    if b" -+.?:,[]{}#&*!|>'\"%@`~=<".contains(&first)
+        || matches!(bytes[bytes.len() - 1], b' ' | b':')
+    {
         return false;
     }
-    if text.ends_with([' ', ':']) || text.contains(": ") || text.contains(" #") {
-        return false;
+    let mut previous = 0u8;
+    for &byte in bytes {
+        let breaks_plain = (previous == b':' && byte == b' ') || (previous == b' ' && byte == b'#');
+        if breaks_plain || byte.is_ascii_control() {
+            return false;
+        }
+        previous = byte;
     }
-    if !text
-        .chars()
-        .all(|c| c == ' ' || (!c.is_control() && c != '\u{feff}' && !c.is_whitespace()))
+    // Non-ASCII: no control, byte-order mark or unusual white space.
+    if !text.is_ascii()
+        && text
+            .chars()
+            .any(|c| !c.is_ascii() && (c.is_control() || c.is_whitespace() || c == '\u{feff}'))
     {
         return false;
     }
     // Words that YAML 1.1 (still used by many Kubernetes tools) or 1.2 reads as booleans or null.
-    !matches!(
-        text.to_ascii_lowercase().as_str(),
-        "y" | "yes" | "n" | "no" | "true" | "false" | "on" | "off" | "null"
-    )
+    !(bytes.len() <= 5
+        && ["y", "yes", "n", "no", "true", "false", "on", "off", "null"]
+            .iter()
+            .any(|word| text.eq_ignore_ascii_case(word)))
 }
 
 /// `64Mi`, `100m`, `1.5Gi`: digits, an optional fraction, then letters only. No YAML reader
 /// takes these for numbers, while `1e3`, `0x1F`, `2.3.1` or `1_000` might be.
-fn is_number_with_unit(text: &str) -> bool {
+pub(crate) fn is_number_with_unit(text: &str) -> bool {
     let digits_end = text
         .find(|c: char| !c.is_ascii_digit())
         .unwrap_or(text.len());

@@ -5,6 +5,7 @@
 
 pub mod context;
 mod escape;
+mod fast_yaml;
 
 use minijinja::value::{Serde, Value};
 use minijinja::{Environment, UndefinedBehavior, context, syntax::SyntaxConfig};
@@ -91,16 +92,20 @@ impl Engine {
     fn render_all(&self, templates: &[String], ctx: &Value) -> Result<Vec<Object>, Finding> {
         let mut objects = Vec::new();
         for name in templates {
-            let template = self
-                .env
-                .get_template(name)
-                .map_err(|e| self.template_finding(name, &e))?;
-            let text = template
-                .render(ctx)
-                .map_err(|e| self.template_finding(name, &e))?;
+            let text = self.render_text(name, ctx)?;
             self.parse_rendered(name, &text, &mut objects)?;
         }
         Ok(objects)
+    }
+
+    fn render_text(&self, name: &str, ctx: &Value) -> Result<String, Finding> {
+        let template = self
+            .env
+            .get_template(name)
+            .map_err(|e| self.template_finding(name, &e))?;
+        template
+            .render(ctx)
+            .map_err(|e| self.template_finding(name, &e))
     }
 
     /// Parses rendered text back into objects; empty documents (a template switched off by
@@ -111,12 +116,9 @@ impl Engine {
         text: &str,
         objects: &mut Vec<Object>,
     ) -> Result<(), Finding> {
-        for document in serde_yaml_ng::Deserializer::from_str(text) {
-            let value = serde_json::Value::deserialize(document)
-                .map_err(|e| self.chart_finding(template, format!("rendered invalid YAML: {e}")))?;
-            if value.is_null() {
-                continue;
-            }
+        let documents = read_documents(text)
+            .map_err(|e| self.chart_finding(template, format!("rendered invalid YAML: {e}")))?;
+        for value in documents {
             let text_at = |pointer: &str| {
                 value
                     .pointer(pointer)
@@ -160,6 +162,33 @@ impl Engine {
     }
 }
 
+/// The non-empty documents of rendered text: the fast reader when the text is within its
+/// subset, serde_yaml_ng otherwise. Debug builds run both and insist they agree.
+fn read_documents(text: &str) -> Result<Vec<serde_json::Value>, serde_yaml_ng::Error> {
+    let full = || -> Result<Vec<serde_json::Value>, serde_yaml_ng::Error> {
+        let mut documents = Vec::new();
+        for document in serde_yaml_ng::Deserializer::from_str(text) {
+            let value = serde_json::Value::deserialize(document)?;
+            if !value.is_null() {
+                documents.push(value);
+            }
+        }
+        Ok(documents)
+    };
+    match fast_yaml::parse_documents(text) {
+        Some(documents) => {
+            #[cfg(debug_assertions)]
+            assert_eq!(
+                full().ok().as_ref(),
+                Some(&documents),
+                "the fast YAML reader disagrees with serde_yaml_ng on:\n{text}"
+            );
+            Ok(documents)
+        }
+        None => full(),
+    }
+}
+
 /// `line 12: undefined value (in templates/deployment.yaml)`, from minijinja's error.
 fn template_error_text(error: &minijinja::Error) -> String {
     let mut text = match error.line() {
@@ -172,4 +201,49 @@ fn template_error_text(error: &minijinja::Error) -> String {
         text.push_str(detail);
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::{decode::decode, defaults};
+
+    /// The fast reader only pays off if the built-in chart's output stays inside its subset.
+    #[test]
+    fn the_builtin_chart_renders_within_the_fast_yaml_subset() {
+        let chart = Chart::builtin().unwrap();
+        let spec = serde_json::json!({
+            "apiVersion": "custom.ops/v1", "kind": "MicroServiceDeploy",
+            "metadata": {"name": "a-v1s0"},
+            "spec": {"msName": "a", "version": "1.0", "image": "a:1", "replicas": 3,
+                     "autoscaling": true, "needAuth": true, "config": "x=1\ny=2",
+                     "resourceRequirements": {"limits": {"cpu": "1", "memory": "1Gi"}}}
+        });
+        let (mut object, _) = decode(&spec);
+        defaults::apply(&mut object, &chart.defaults);
+        let instance = Instance::resolve(&object, &chart.defaults, "config");
+        let engine = Engine::new(chart).unwrap();
+        let ctx = context! {
+            instance => Value::from(Serde(&instance)),
+            values => engine.values.clone(),
+            chart => context! { name => "microservice" },
+        };
+        for name in &engine.chart.instance_templates {
+            let text = engine.render_text(name, &ctx).unwrap();
+            assert!(
+                fast_yaml::parse_documents(&text).is_some(),
+                "{name} left the subset:\n{text}"
+            );
+        }
+        let summary = NamespaceSummary::compute("default", &[&instance], 1).unwrap();
+        let ctx =
+            context! { namespace => Value::from(Serde(&summary)), values => engine.values.clone() };
+        for name in &engine.chart.namespace_templates {
+            let text = engine.render_text(name, &ctx).unwrap();
+            assert!(
+                fast_yaml::parse_documents(&text).is_some(),
+                "{name} left the subset:\n{text}"
+            );
+        }
+    }
 }

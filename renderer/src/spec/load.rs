@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use serde::Deserialize;
 
@@ -41,15 +41,24 @@ pub enum LoadError {
 #[derive(Debug, Clone)]
 pub struct InputFile {
     pub name: Arc<str>,
-    pub text: String,
+    pub text: Arc<str>,
 }
 
-/// One YAML document of an input file, as a JSON value plus where each field was written.
+/// A file's text shared by its documents. Field positions are indexed the first time a
+/// finding needs one, once per file: most documents never need them.
+#[derive(Debug)]
+struct SourceText {
+    text: Arc<str>,
+    positions: OnceLock<Vec<Positions>>,
+}
+
+/// One YAML document of an input file, as a JSON value, and where it came from.
 #[derive(Debug, Clone)]
 pub struct Document {
     pub file: Arc<str>,
     pub value: serde_json::Value,
-    pub positions: Positions,
+    /// The file's text and this document's index in it; `None` when there is no file.
+    source: Option<(Arc<SourceText>, usize)>,
 }
 
 impl Document {
@@ -58,13 +67,17 @@ impl Document {
         Self {
             file: name.into(),
             value,
-            positions: Positions::unknown(),
+            source: None,
         }
     }
 
     /// Where `field` was written, or the nearest enclosing field that was.
     pub fn location_of(&self, field: &FieldPath) -> Option<Location> {
-        let (line, column) = self.positions.find(field)?;
+        let (source, index) = self.source.as_ref()?;
+        let positions = source
+            .positions
+            .get_or_init(|| Positions::index_stream(&source.text));
+        let (line, column) = positions.get(*index)?.find(field)?;
         Some(Location {
             file: self.file.clone(),
             line,
@@ -89,7 +102,7 @@ pub fn read_inputs(paths: &[String]) -> Result<Vec<InputFile>, LoadError> {
                 })?;
             files.push(InputFile {
                 name: "<stdin>".into(),
-                text,
+                text: text.into(),
             });
             continue;
         }
@@ -141,7 +154,7 @@ fn read_file(path: &Path) -> Result<InputFile, LoadError> {
     let text = String::from_utf8(bytes).map_err(|_| LoadError::NotUtf8 { path: name.clone() })?;
     Ok(InputFile {
         name: name.into(),
-        text,
+        text: text.into(),
     })
 }
 
@@ -176,23 +189,37 @@ fn has_yaml_extension(path: &Path) -> bool {
 /// Splits a file into its non-empty documents. A YAML error ends the file: what follows a
 /// syntax error cannot be trusted, and reporting it would only add noise.
 pub fn parse_documents(file: &InputFile) -> (Vec<Document>, Vec<Finding>) {
-    let mut positions = Positions::index_stream(&file.text).into_iter();
+    let source = Arc::new(SourceText {
+        text: file.text.clone(),
+        positions: OnceLock::new(),
+    });
     let mut documents = Vec::new();
     let mut findings = Vec::new();
-    for document in serde_yaml_ng::Deserializer::from_str(&file.text) {
-        let document_positions = positions.next().unwrap_or_else(Positions::unknown);
+    for (index, document) in serde_yaml_ng::Deserializer::from_str(&file.text).enumerate() {
         match serde_json::Value::deserialize(document) {
             Ok(serde_json::Value::Null) => {}
             Ok(value) => documents.push(Document {
                 file: file.name.clone(),
                 value,
-                positions: document_positions,
+                source: Some((source.clone(), index)),
             }),
             Err(error) => {
                 findings.push(yaml_finding(&file.name, &error));
                 break;
             }
         }
+    }
+    (documents, findings)
+}
+
+/// Parses many files, on all cores when there are several; documents keep the file order.
+pub fn parse_all(files: &[InputFile]) -> (Vec<Document>, Vec<Finding>) {
+    let parsed = crate::parallel::map(files, parse_documents);
+    let mut documents = Vec::new();
+    let mut findings = Vec::new();
+    for (file_documents, file_findings) in parsed {
+        documents.extend(file_documents);
+        findings.extend(file_findings);
     }
     (documents, findings)
 }

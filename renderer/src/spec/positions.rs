@@ -32,11 +32,6 @@ enum Frame {
 }
 
 impl Positions {
-    /// An index that knows nothing, for values that did not come from a file.
-    pub fn unknown() -> Self {
-        Self::default()
-    }
-
     /// Indexes every document of a YAML stream. A syntax error ends the stream; the
     /// loader reports it with serde_yaml_ng's message.
     pub fn index_stream(text: &str) -> Vec<Positions> {
