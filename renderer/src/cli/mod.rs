@@ -109,11 +109,8 @@ fn render(args: &RenderArgs) -> Result<ExitCode, String> {
     }
     match &args.output {
         None => {
-            let stream = output::to_yaml_stream(&report.objects);
-            let mut stdout = std::io::stdout().lock();
-            stdout
-                .write_all(stream.as_bytes())
-                .and_then(|()| stdout.flush())
+            let mut stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+            output::write_yaml_stream(&mut stdout, &report.objects)
                 .map_err(|e| format!("cannot write to stdout: {e}"))?;
         }
         Some(dir) => {

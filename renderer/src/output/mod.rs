@@ -31,8 +31,11 @@ impl Manifest {
             .and_then(|annotations| annotations.get(SPEC_ANNOTATION))
             .and_then(|spec| spec.as_str())
             .map(str::to_owned);
+        let mut yaml = yaml::to_yaml(&object.value);
+        // Thousands of these live until the end of a run; drop the growth slack.
+        yaml.shrink_to_fit();
         Manifest {
-            yaml: yaml::to_yaml(&object.value),
+            yaml,
             api_version: object.api_version,
             kind: object.kind,
             namespace: object.namespace,
@@ -45,10 +48,19 @@ impl Manifest {
 
 /// One multi-document YAML stream; the same objects always give the same bytes.
 pub fn to_yaml_stream(manifests: &[Manifest]) -> String {
-    let mut out = String::with_capacity(manifests.iter().map(|m| m.yaml.len() + 4).sum());
+    let mut out = Vec::with_capacity(manifests.iter().map(|m| m.yaml.len() + 4).sum());
+    write_yaml_stream(&mut out, manifests).expect("writing to memory cannot fail");
+    String::from_utf8(out).expect("manifests are UTF-8")
+}
+
+/// Writes the stream without building it in memory first.
+pub fn write_yaml_stream(
+    out: &mut impl std::io::Write,
+    manifests: &[Manifest],
+) -> std::io::Result<()> {
     for manifest in manifests {
-        out.push_str("---\n");
-        out.push_str(&manifest.yaml);
+        out.write_all(b"---\n")?;
+        out.write_all(manifest.yaml.as_bytes())?;
     }
-    out
+    out.flush()
 }
