@@ -14,7 +14,7 @@
 //!            spec: {msName: web, version: \"1.0\", image: \"nginx:1.27\"}\n".into(),
 //! };
 //! let (documents, _) = parse_documents(&file);
-//! let report = kiln.run(&documents);
+//! let report = kiln.run(documents);
 //! assert!(!report.has_errors());
 //! assert!(report.objects.iter().any(|o| o.kind == "Deployment" && o.name == "web-v1s0"));
 //! ```

@@ -162,23 +162,29 @@ impl Kiln {
 
     /// Checks every document and renders the valid ones; rendering is part of checking, since
     /// conflicts between specs and chart errors only show there. The objects come back sorted;
-    /// the caller must not use them when the report has errors.
-    pub fn run(&self, documents: &[Document]) -> Report {
-        let checked: Vec<Checked> = documents.iter().map(|d| self.check(d)).collect();
+    /// the caller must not use them when the report has errors. Documents are taken by value:
+    /// their contents are dropped once checked, which keeps large runs small.
+    pub fn run(&self, mut documents: Vec<Document>) -> Report {
         let mut report = Report::default();
+        let mut checked = Vec::with_capacity(documents.len());
         let mut instances: Vec<(usize, Instance)> = Vec::new();
         let whole_key = self.whole_config_key();
-        for (index, result) in checked.iter().enumerate() {
-            report.findings.extend(result.findings.iter().cloned());
-            if let (false, Some(object)) = (result.has_errors(), &result.defaulted) {
+        for (index, document) in documents.iter_mut().enumerate() {
+            let mut result = self.check(document);
+            document.value = serde_json::Value::Null;
+            let has_errors = result.has_errors();
+            report.findings.append(&mut result.findings);
+            if let (false, Some(object)) = (has_errors, result.defaulted.take()) {
                 instances.push((
                     index,
-                    Instance::resolve(object, &self.chart().defaults, &whole_key),
+                    Instance::resolve(&object, &self.chart().defaults, &whole_key),
                 ));
             }
+            result.written = None;
+            checked.push(result);
         }
         let rendered = self.render_instances(&instances);
-        collect_objects(&instances, rendered, &checked, documents, &mut report);
+        collect_objects(&instances, rendered, &checked, &documents, &mut report);
         let instance_refs: Vec<&Instance> = instances.iter().map(|(_, i)| i).collect();
         self.render_namespaces(&instance_refs, &mut report);
         order::sort(&mut report.objects);

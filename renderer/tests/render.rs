@@ -14,7 +14,7 @@ fn render_fixture(path: &std::path::Path) -> Report {
     };
     let kiln = Kiln::new(Chart::builtin().unwrap()).unwrap();
     let (documents, yaml_findings) = parse_documents(&file);
-    let mut report = kiln.run(&documents);
+    let mut report = kiln.run(documents);
     report.findings.extend(yaml_findings);
     report
 }

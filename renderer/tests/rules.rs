@@ -40,7 +40,7 @@ fn spec_with(field: &str, value: Value) -> Value {
 fn findings(document: Value) -> Vec<Finding> {
     let kiln = kiln();
     let document = Document::from_value("test", document);
-    kiln.run(std::slice::from_ref(&document)).findings
+    kiln.run(vec![document]).findings
 }
 
 fn errors(document: Value) -> Vec<String> {
@@ -448,7 +448,7 @@ fn duplicate_object_rejects_two_specs_with_one_full_name() {
     let kiln = kiln();
     let mut documents = parse_documents(&file("first.yaml", spec)).0;
     documents.extend(parse_documents(&file("second.yaml", spec)).0);
-    let report = kiln.run(&documents);
+    let report = kiln.run(documents);
     let errors: Vec<String> = report
         .findings
         .iter()
@@ -467,7 +467,7 @@ fn duplicate_object_accepts_one_name_in_two_namespaces() {
         Document::from_value("a", base()),
         Document::from_value("b", other),
     ];
-    assert!(!kiln().run(&documents).has_errors());
+    assert!(!kiln().run(documents.into()).has_errors());
 }
 
 // config-size and config-secret

@@ -142,7 +142,7 @@ fn check_inputs(args: &InputArgs) -> Result<(Kiln, Report), String> {
     let kiln = Kiln::new(chart).map_err(|e| e.to_string())?;
     let files = read_inputs(&args.files).map_err(|e| e.to_string())?;
     let (documents, yaml_findings) = parse_all(&files);
-    let mut report = kiln.run(&documents);
+    let mut report = kiln.run(documents);
     if !yaml_findings.is_empty() {
         report.findings.extend(yaml_findings);
         report
