@@ -111,6 +111,22 @@ impl Kiln {
         }
     }
 
+    /// The document with every absent defaultable field added and nothing else changed, or
+    /// `None` when it is not a kind kiln renders. Fields that are present, even with a wrong
+    /// type, are left alone: validation reports them. The admission webhook turns the
+    /// difference into a JSON patch; applying it and asking again yields no change.
+    pub fn with_defaults(&self, document: &serde_json::Value) -> Option<serde_json::Value> {
+        self.dispatch(document).ok()?;
+        let (decoded, _) = decode(document);
+        let mut filled = decoded;
+        defaults::apply(&mut filled, &self.chart().defaults);
+        let filled_spec = serde_json::to_value(&filled.spec).ok()?;
+        let mut result = document.clone();
+        let spec = result.get_mut("spec")?;
+        add_missing(spec, filled_spec);
+        Some(result)
+    }
+
     /// Checks that the document is a kind this renderer knows.
     fn dispatch(&self, value: &serde_json::Value) -> Result<(), Finding> {
         let Some(fields) = value.as_object() else {
@@ -312,6 +328,22 @@ fn collect_objects(
         report
             .findings
             .push(attach(finding, &checked[second], &documents[second]));
+    }
+}
+
+/// Adds the keys of `defaults` that `target` lacks, recursing into mappings both have.
+fn add_missing(target: &mut serde_json::Value, defaults: serde_json::Value) {
+    let (Some(target), serde_json::Value::Object(defaults)) = (target.as_object_mut(), defaults)
+    else {
+        return;
+    };
+    for (key, value) in defaults {
+        match target.get_mut(&key) {
+            Some(existing) => add_missing(existing, value),
+            None => {
+                target.insert(key, value);
+            }
+        }
     }
 }
 

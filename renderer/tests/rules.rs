@@ -483,7 +483,7 @@ fn config_secret_warns_about_passwords() {
     assert_eq!(
         warnings(spec_with("config", json!("password=88888888"))),
         [
-            "spec.config: key \"password\" looks like a secret; ConfigMaps are not encrypted; hint: move it to a Secret and reference it"
+            "spec.config: key \"password\" looks like a secret, and ConfigMaps are not encrypted; hint: move it to a Secret"
         ]
     );
 }
@@ -526,5 +526,53 @@ fn yaml_syntax_rejects_alias_bombs_without_expanding_them() {
         findings[0].message.contains("repetition limit exceeded"),
         "{}",
         findings[0].message
+    );
+}
+
+// defaults, as the webhook's mutation will use them
+
+#[test]
+fn defaults_fill_only_absent_fields_and_are_stable() {
+    let kiln = kiln();
+    let mut document = base();
+    document["spec"]["replicas"] = json!("three"); // wrong type: left for validation to report
+    let defaulted = kiln.with_defaults(&document).unwrap();
+    assert_eq!(defaulted["spec"]["fullName"], "shop-v1s0");
+    assert_eq!(defaulted["spec"]["path"], "v1");
+    assert_eq!(defaulted["spec"]["replicas"], "three");
+    assert_eq!(defaulted["spec"]["autoscaling"], false);
+    assert_eq!(
+        defaulted["spec"]["resourceRequirements"]["requests"],
+        json!({"cpu": "100m", "memory": "128Mi"})
+    );
+    assert_eq!(
+        defaulted["spec"]["resourceRequirements"]["limits"],
+        document["spec"]["resourceRequirements"]["limits"]
+    );
+    assert_eq!(
+        kiln.with_defaults(&defaulted).unwrap(),
+        defaulted,
+        "defaulting twice changes nothing more"
+    );
+}
+
+#[test]
+fn defaults_ignore_kinds_kiln_does_not_render() {
+    let mut document = base();
+    document["kind"] = json!("Deployment");
+    document["apiVersion"] = json!("apps/v1");
+    assert_eq!(kiln().with_defaults(&document), None);
+}
+
+#[test]
+fn autoscaling_range_reports_out_of_range_replicas_once() {
+    let mut document = spec_with("autoscaling", json!({"targetCPUUtilizationPercentage": 0}));
+    document["spec"]["replicas"] = json!(-1);
+    assert_eq!(
+        errors(document),
+        [
+            "spec.autoscaling.targetCPUUtilizationPercentage: must be at least 1 (got 0)",
+            "spec.replicas: must be at least 0 (got -1)",
+        ]
     );
 }

@@ -28,9 +28,9 @@ pub fn check(subject: &Subject<'_>, findings: &mut Vec<Finding>) {
             Finding::warning(
                 "config-secret",
                 field,
-                format!("key \"{key}\" looks like a secret; ConfigMaps are not encrypted"),
+                format!("key \"{key}\" looks like a secret, and ConfigMaps are not encrypted"),
             )
-            .hint("move it to a Secret and reference it"),
+            .hint("move it to a Secret"),
         );
     }
 }

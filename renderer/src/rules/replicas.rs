@@ -30,15 +30,17 @@ fn range_finding(
 pub fn check(subject: &Subject<'_>, findings: &mut Vec<Finding>) {
     let spec = subject.spec();
     let replicas_field = FieldPath::of(&["spec", "replicas"]);
-    if let Some(replicas) = spec.replicas {
-        findings.extend(range_finding(
+    let out_of_range = spec.replicas.and_then(|replicas| {
+        range_finding(
             "replicas-range",
             replicas_field.clone(),
             replicas,
             0,
             MAX_REPLICAS,
-        ));
-    }
+        )
+    });
+    let replicas_ok = out_of_range.is_none();
+    findings.extend(out_of_range);
     let Some(policy) = effective_autoscaling(spec, subject.defaults) else {
         return;
     };
@@ -47,15 +49,10 @@ pub fn check(subject: &Subject<'_>, findings: &mut Vec<Finding>) {
         _ => Default::default(),
     };
     let autoscaling = FieldPath::of(&["spec", "autoscaling"]);
-    if policy.min_replicas < 1 {
-        let finding = if written.min_replicas.is_some() {
-            Finding::error(
-                "autoscaling-range",
-                autoscaling.key("minReplicas"),
-                "must be at least 1",
-            )
-            .got(policy.min_replicas)
-        } else {
+    // A minimum derived from an out-of-range replicas count is already reported there.
+    let min_from_replicas = written.min_replicas.is_none();
+    if policy.min_replicas < 1 && (replicas_ok || !min_from_replicas) {
+        let finding = if min_from_replicas {
             Finding::error(
                 "autoscaling-range",
                 replicas_field,
@@ -63,6 +60,13 @@ pub fn check(subject: &Subject<'_>, findings: &mut Vec<Finding>) {
             )
             .got(policy.min_replicas)
             .hint("use idle: true to scale to zero")
+        } else {
+            Finding::error(
+                "autoscaling-range",
+                autoscaling.key("minReplicas"),
+                "must be at least 1",
+            )
+            .got(policy.min_replicas)
         };
         findings.push(finding);
     }

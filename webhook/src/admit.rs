@@ -1,0 +1,174 @@
+//! The admission decision: an AdmissionRequest in, an AdmissionResponse out. Synchronous and
+//! free of HTTP, so it is tested directly. Decoding, defaults and rules all come from the kiln
+//! library, so `kiln validate` in CI and this webhook can never disagree.
+
+use json_patch::Patch;
+use kiln::spec::load::Document;
+use kiln::{Finding, Kiln};
+use kube_core::DynamicObject;
+use kube_core::admission::{AdmissionRequest, AdmissionResponse, Operation};
+use kube_core::response::StatusSummary;
+
+/// Kubernetes shows warnings up to this length without truncating them.
+const MAX_WARNING_CHARS: usize = 120;
+
+/// Which question the API server asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    Validate,
+    Mutate,
+}
+
+impl Endpoint {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Endpoint::Validate => "validate",
+            Endpoint::Mutate => "mutate",
+        }
+    }
+}
+
+/// What happened to a request, for logs and metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// A kind kiln judges, and it passed (for /mutate: nothing to add).
+    Allowed,
+    Denied,
+    /// /mutate returned a patch.
+    Patched,
+    /// Not a kind kiln judges, or an operation with nothing to judge (DELETE).
+    Ignored,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Allowed => "allowed",
+            Outcome::Denied => "denied",
+            Outcome::Patched => "patched",
+            Outcome::Ignored => "ignored",
+        }
+    }
+}
+
+/// The response and what it means.
+#[derive(Debug)]
+pub struct Verdict {
+    pub response: AdmissionResponse,
+    pub outcome: Outcome,
+    /// Rule ids of the errors, one per finding.
+    pub denied_by: Vec<&'static str>,
+}
+
+/// Decides one request.
+pub fn admit(
+    kiln: &Kiln,
+    request: &AdmissionRequest<DynamicObject>,
+    endpoint: Endpoint,
+) -> Verdict {
+    let response = AdmissionResponse::from(request);
+    let ignored = |response| Verdict {
+        response,
+        outcome: Outcome::Ignored,
+        denied_by: Vec::new(),
+    };
+    // DELETE carries no object to judge; CONNECT is not for us either.
+    if matches!(request.operation, Operation::Delete | Operation::Connect) {
+        return ignored(response);
+    }
+    let Some(object) = &request.object else {
+        return ignored(response);
+    };
+    let Ok(value) = serde_json::to_value(object) else {
+        return ignored(response.deny("the object could not be read as JSON"));
+    };
+    if !renders(kiln, &value) {
+        return ignored(response);
+    }
+    match endpoint {
+        Endpoint::Validate => validate(kiln, request, value, response),
+        Endpoint::Mutate => mutate(kiln, &value, response),
+    }
+}
+
+fn renders(kiln: &Kiln, value: &serde_json::Value) -> bool {
+    let text = |key: &str| value.get(key).and_then(|v| v.as_str()).unwrap_or_default();
+    kiln.known_kinds()
+        .iter()
+        .any(|k| k.api_version == text("apiVersion") && k.kind == text("kind"))
+}
+
+fn validate(
+    kiln: &Kiln,
+    request: &AdmissionRequest<DynamicObject>,
+    value: serde_json::Value,
+    mut response: AdmissionResponse,
+) -> Verdict {
+    let name = format!(
+        "{}/{}",
+        request.namespace.as_deref().unwrap_or(""),
+        request.name
+    );
+    let checked = kiln.check(&Document::from_value(&name, value));
+    let (errors, warnings): (Vec<&Finding>, Vec<&Finding>) =
+        checked.findings.iter().partition(|f| f.is_error());
+    if !warnings.is_empty() {
+        response.warnings = Some(warnings.iter().map(|f| short(&f.message_line())).collect());
+    }
+    if errors.is_empty() {
+        return Verdict {
+            response,
+            outcome: Outcome::Allowed,
+            denied_by: Vec::new(),
+        };
+    }
+    let message: Vec<String> = errors.iter().map(|f| f.message_line()).collect();
+    let mut response = response.deny(message.join("\n"));
+    response.result.status = Some(StatusSummary::Failure);
+    response.result.code = 422;
+    response.result.reason = "Invalid".into();
+    Verdict {
+        response,
+        outcome: Outcome::Denied,
+        denied_by: errors.iter().map(|f| f.rule).collect(),
+    }
+}
+
+fn mutate(kiln: &Kiln, value: &serde_json::Value, response: AdmissionResponse) -> Verdict {
+    let Some(defaulted) = kiln.with_defaults(value) else {
+        return Verdict {
+            response,
+            outcome: Outcome::Ignored,
+            denied_by: Vec::new(),
+        };
+    };
+    let patch: Patch = json_patch::diff(value, &defaulted);
+    if patch.0.is_empty() {
+        return Verdict {
+            response,
+            outcome: Outcome::Allowed,
+            denied_by: Vec::new(),
+        };
+    }
+    match response.clone().with_patch(patch) {
+        Ok(response) => Verdict {
+            response,
+            outcome: Outcome::Patched,
+            denied_by: Vec::new(),
+        },
+        Err(_) => Verdict {
+            response: response.deny("kiln could not serialise its defaults patch"),
+            outcome: Outcome::Denied,
+            denied_by: vec!["internal"],
+        },
+    }
+}
+
+/// Keeps a warning within what `kubectl` shows whole.
+fn short(text: &str) -> String {
+    if text.chars().count() <= MAX_WARNING_CHARS {
+        return text.to_owned();
+    }
+    let cut: String = text.chars().take(MAX_WARNING_CHARS - 3).collect();
+    format!("{cut}...")
+}

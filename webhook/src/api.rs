@@ -1,0 +1,146 @@
+//! HTTP handlers: bytes in, AdmissionReview out. They only translate between HTTP and
+//! `admit`; a body that is not an AdmissionReview gets 400 with the reason, never a 500.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use kube_core::DynamicObject;
+use kube_core::admission::{AdmissionRequest, AdmissionReview};
+
+use crate::AppState;
+use crate::admit::{Endpoint, admit};
+use crate::metrics::{EndpointLabels, ReasonLabels, RequestLabels, RuleLabels};
+
+pub async fn validate(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
+    review(&state, &body, Endpoint::Validate)
+}
+
+pub async fn mutate(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
+    review(&state, &body, Endpoint::Mutate)
+}
+
+pub async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+/// Ready once the chart compiled and the certificate loaded, which happen before serving.
+pub async fn readyz(State(state): State<Arc<AppState>>) -> Response {
+    if state.ready.load(Ordering::Relaxed) {
+        "ready\n".into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "not ready\n").into_response()
+    }
+}
+
+pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
+/// A 4xx answer with a plain-text reason, counted.
+pub fn reject(
+    state: &AppState,
+    status: StatusCode,
+    reason: &'static str,
+    detail: String,
+) -> Response {
+    state
+        .metrics
+        .rejected
+        .get_or_create(&ReasonLabels { reason })
+        .inc();
+    tracing::warn!(status = status.as_u16(), reason, detail, "request rejected");
+    (status, format!("{detail}\n")).into_response()
+}
+
+fn review(state: &AppState, body: &[u8], endpoint: Endpoint) -> Response {
+    let started = Instant::now();
+    let review: AdmissionReview<DynamicObject> = match serde_json::from_slice(body) {
+        Ok(review) => review,
+        Err(error) => {
+            let detail = if body.is_empty() {
+                "empty body: expected an admission.k8s.io/v1 AdmissionReview".to_owned()
+            } else {
+                format!("not an admission.k8s.io/v1 AdmissionReview: {error}")
+            };
+            return reject(state, StatusCode::BAD_REQUEST, "malformed", detail);
+        }
+    };
+    let request: AdmissionRequest<DynamicObject> = match review.try_into() {
+        Ok(request) => request,
+        Err(error) => {
+            return reject(
+                state,
+                StatusCode::BAD_REQUEST,
+                "malformed",
+                format!("AdmissionReview without a usable request: {error}"),
+            );
+        }
+    };
+    let verdict = admit(&state.kiln, &request, endpoint);
+    let labels = RequestLabels {
+        endpoint: endpoint.as_str(),
+        kind: request.kind.kind.clone(),
+        operation: format!("{:?}", request.operation).to_uppercase(),
+        verdict: verdict.outcome.as_str(),
+    };
+    state.metrics.requests.get_or_create(&labels).inc();
+    for rule in &verdict.denied_by {
+        state
+            .metrics
+            .denials
+            .get_or_create(&RuleLabels { rule })
+            .inc();
+    }
+    tracing::info!(
+        uid = %request.uid,
+        endpoint = endpoint.as_str(),
+        kind = %request.kind.kind,
+        namespace = request.namespace.as_deref().unwrap_or(""),
+        name = %request.name,
+        operation = %labels.operation,
+        dry_run = request.dry_run,
+        verdict = verdict.outcome.as_str(),
+        "admission"
+    );
+    let body = match encode_review(verdict.response.into_review()) {
+        Ok(body) => body,
+        // Only a bug in kiln gets here: every field above serialises.
+        Err(error) => {
+            return (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()).into_response();
+        }
+    };
+    state
+        .metrics
+        .latency
+        .get_or_create(&EndpointLabels {
+            endpoint: endpoint.as_str(),
+        })
+        .observe(started.elapsed().as_secs_f64());
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// Serialises the review with `response.patch` as a base64 string, as the API server expects;
+/// kube-core writes it as an array of numbers (kube-rs issue 1781).
+fn encode_review(review: AdmissionReview<DynamicObject>) -> Result<Vec<u8>, serde_json::Error> {
+    let mut value = serde_json::to_value(review)?;
+    if let Some(patch) = value.pointer_mut("/response/patch") {
+        let bytes: Vec<u8> = serde_json::from_value(patch.take())?;
+        *patch = base64::engine::general_purpose::STANDARD
+            .encode(bytes)
+            .into();
+    }
+    serde_json::to_vec(&value)
+}

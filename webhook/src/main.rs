@@ -1,0 +1,87 @@
+// The `kiln-webhook` binary: flags, logging and the crypto provider, then `serve`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use kiln::Kiln;
+use kiln::chart::Chart;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "kiln-webhook",
+    version,
+    about = "Admission webhook for MicroServiceDeploy: kiln's defaults as a JSON patch (/mutate) and its rules as denials (/validate)"
+)]
+struct Flags {
+    /// Address to listen on.
+    #[arg(long, default_value = "0.0.0.0:8443")]
+    listen: SocketAddr,
+    /// PEM certificate chain served to the API server.
+    #[arg(long, value_name = "FILE")]
+    tls_cert: PathBuf,
+    /// PEM private key of that certificate.
+    #[arg(long, value_name = "FILE")]
+    tls_key: PathBuf,
+    /// Use the chart in DIR instead of the built-in one (the same chart CI renders with).
+    #[arg(long, value_name = "DIR")]
+    chart: Option<PathBuf>,
+    /// Values merged over the chart's values.yaml, in order.
+    #[arg(long = "values", value_name = "FILE")]
+    values: Vec<PathBuf>,
+    /// Largest AdmissionReview body accepted; larger ones get 413.
+    #[arg(long, default_value_t = 3 * 1024 * 1024, value_name = "BYTES")]
+    max_body_bytes: usize,
+    /// Time allowed for one request, body read included, in milliseconds.
+    #[arg(long, default_value_t = 4000, value_name = "MS")]
+    request_timeout_ms: u64,
+    /// Time in-flight requests get to finish after SIGTERM, in seconds.
+    #[arg(long, default_value_t = 20, value_name = "SECONDS")]
+    shutdown_grace_seconds: u64,
+}
+
+fn main() -> ExitCode {
+    let flags = Flags::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_target(false)
+        .init();
+    let kiln = match load_kiln(&flags) {
+        Ok(kiln) => kiln,
+        Err(error) => {
+            tracing::error!(%error, "cannot load the chart");
+            return ExitCode::from(2);
+        }
+    };
+    let config = kiln_webhook::ServeConfig {
+        listen: flags.listen,
+        tls_cert: flags.tls_cert,
+        tls_key: flags.tls_key,
+        max_body_bytes: flags.max_body_bytes,
+        request_timeout: Duration::from_millis(flags.request_timeout_ms),
+        shutdown_grace: Duration::from_secs(flags.shutdown_grace_seconds),
+    };
+    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
+    match runtime.block_on(kiln_webhook::serve(kiln, config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(%error, "cannot serve");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn load_kiln(flags: &Flags) -> Result<Kiln, kiln::chart::ChartError> {
+    let mut chart = match &flags.chart {
+        Some(dir) => Chart::from_dir(dir)?,
+        None => Chart::builtin()?,
+    };
+    for values in &flags.values {
+        chart.overlay_values(values)?;
+    }
+    Kiln::new(chart)
+}

@@ -1,0 +1,312 @@
+// The webhook's HTTP contract, exercised in-process through the router (no sockets):
+// verdicts on the seed fixtures, patches, operations, and hostile bodies.
+
+mod util;
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use axum::body::{Body, to_bytes};
+use axum::http::{Request, StatusCode};
+use base64::Engine as _;
+use kiln::Kiln;
+use kiln::chart::Chart;
+use kiln_webhook::{AppState, metrics::Metrics, router};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+use util::{UID, apply_patch, review, spec_fixture};
+
+const LIMIT: usize = 1024 * 1024;
+
+fn app() -> axum::Router {
+    let state = Arc::new(AppState {
+        kiln: Kiln::new(Chart::builtin().unwrap()).unwrap(),
+        metrics: Metrics::default(),
+        ready: AtomicBool::new(true),
+        request_timeout: Duration::from_secs(5),
+    });
+    router(state, LIMIT)
+}
+
+async fn send(
+    app: &axum::Router,
+    method: &str,
+    path: &str,
+    body: Vec<u8>,
+) -> (StatusCode, Vec<u8>) {
+    let request = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("content-type", "application/json")
+        .body(Body::from(body))
+        .unwrap();
+    let response = app.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    (
+        status,
+        to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap()
+            .to_vec(),
+    )
+}
+
+async fn post_review(app: &axum::Router, path: &str, review: &Value) -> Value {
+    let (status, body) = send(app, "POST", path, serde_json::to_vec(review).unwrap()).await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    let answer: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(answer["apiVersion"], "admission.k8s.io/v1");
+    assert_eq!(answer["kind"], "AdmissionReview");
+    assert_eq!(answer["response"]["uid"], UID, "the uid is echoed");
+    answer["response"].clone()
+}
+
+fn patch_of(response: &Value) -> Option<Value> {
+    let encoded = response
+        .get("patch")?
+        .as_str()
+        .expect("the patch is a base64 string");
+    assert_eq!(response["patchType"], "JSONPatch");
+    Some(
+        serde_json::from_slice(
+            &base64::engine::general_purpose::STANDARD
+                .decode(encoded)
+                .unwrap(),
+        )
+        .unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn validate_allows_the_valid_seed_with_a_secret_warning() {
+    let app = app();
+    let spec = spec_fixture("seed/ms-sample-v1s0-valid.yaml");
+    let response = post_review(
+        &app,
+        "/validate?timeout=10s",
+        &review("CREATE", Some(&spec), None, false),
+    )
+    .await;
+    assert_eq!(response["allowed"], true);
+    let warnings: Vec<&str> = response["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        warnings,
+        [
+            "spec.config: key \"password\" looks like a secret, and ConfigMaps are not encrypted; hint: move it to a Secret"
+        ]
+    );
+    assert!(warnings.iter().all(|w| w.chars().count() <= 120));
+}
+
+#[tokio::test]
+async fn validate_denies_the_verbatim_seed_with_the_cli_message() {
+    let app = app();
+    let spec = spec_fixture("seed/ms-sample-v1s0.yaml");
+    let response = post_review(
+        &app,
+        "/validate",
+        &review("CREATE", Some(&spec), None, false),
+    )
+    .await;
+    assert_eq!(response["allowed"], false);
+    assert_eq!(response["status"]["code"], 422);
+    assert_eq!(response["status"]["reason"], "Invalid");
+    assert_eq!(
+        response["status"]["message"],
+        "spec.image: is not a valid OCI image reference: must not contain spaces (got \"just a image url\"); hint: write [registry/]repository:tag or repository@sha256:<digest>, e.g. registry.example.com/team/app:1.2.3"
+    );
+}
+
+#[tokio::test]
+async fn validate_lists_every_violation_one_per_line() {
+    let app = app();
+    let mut spec = spec_fixture("seed/ms-sample-v1s0-valid.yaml");
+    spec["spec"]["replicas"] = json!(-1);
+    spec["spec"]["replica"] = json!(3);
+    let response = post_review(
+        &app,
+        "/validate",
+        &review(
+            "UPDATE",
+            Some(&spec),
+            Some(&spec_fixture("seed/ms-sample-v1s0-valid.yaml")),
+            false,
+        ),
+    )
+    .await;
+    assert_eq!(response["allowed"], false);
+    let message = response["status"]["message"].as_str().unwrap();
+    assert_eq!(
+        message.lines().collect::<Vec<_>>(),
+        [
+            "spec.replica: unknown field; hint: did you mean `replicas`?",
+            "spec.replicas: must be at least 0 (got -1)"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn mutate_patches_defaults_once_and_the_result_validates() {
+    let app = app();
+    let mut spec = json!({
+        "apiVersion": "custom.ops/v1", "kind": "MicroServiceDeploy",
+        "metadata": {"name": "web-v2s1", "namespace": "default"},
+        "spec": {"msName": "web", "version": "2.1", "image": "registry.example.com/web:2.1.0",
+                 "resourceRequirements": {"limits": {"memory": "256Mi"}}}
+    });
+    let response = post_review(&app, "/mutate", &review("CREATE", Some(&spec), None, false)).await;
+    assert_eq!(response["allowed"], true);
+    let patch = patch_of(&response).expect("defaults are patched in");
+    apply_patch(&mut spec, &patch);
+    assert_eq!(spec["spec"]["fullName"], "web-v2s1");
+    assert_eq!(spec["spec"]["path"], "v2");
+    assert_eq!(spec["spec"]["replicas"], 1);
+    assert_eq!(
+        spec["spec"]["resourceRequirements"]["requests"],
+        json!({"cpu": "100m", "memory": "128Mi"})
+    );
+    let again = post_review(&app, "/mutate", &review("CREATE", Some(&spec), None, false)).await;
+    assert_eq!(
+        patch_of(&again),
+        None,
+        "a defaulted spec needs no second patch"
+    );
+    let validated = post_review(
+        &app,
+        "/validate",
+        &review("CREATE", Some(&spec), None, false),
+    )
+    .await;
+    assert_eq!(validated["allowed"], true, "{validated}");
+}
+
+#[tokio::test]
+async fn dry_run_gets_the_same_answer() {
+    let app = app();
+    let spec = spec_fixture("seed/ms-sample-v1s0.yaml");
+    let real = post_review(
+        &app,
+        "/validate",
+        &review("CREATE", Some(&spec), None, false),
+    )
+    .await;
+    let dry = post_review(
+        &app,
+        "/validate",
+        &review("CREATE", Some(&spec), None, true),
+    )
+    .await;
+    assert_eq!(real, dry);
+}
+
+#[tokio::test]
+async fn delete_is_allowed_without_a_patch() {
+    let app = app();
+    let old = spec_fixture("seed/ms-sample-v1s0.yaml");
+    for path in ["/validate", "/mutate"] {
+        let response = post_review(&app, path, &review("DELETE", None, Some(&old), false)).await;
+        assert_eq!(response["allowed"], true);
+        assert_eq!(response.get("patch"), None);
+    }
+}
+
+#[tokio::test]
+async fn kinds_kiln_does_not_render_are_allowed_untouched() {
+    let app = app();
+    let other = spec_fixture("seed/appservice-nginx.yaml");
+    for path in ["/validate", "/mutate"] {
+        let response = post_review(&app, path, &review("CREATE", Some(&other), None, false)).await;
+        assert_eq!(response["allowed"], true);
+        assert_eq!(response.get("patch"), None);
+    }
+}
+
+#[tokio::test]
+async fn hostile_bodies_get_400_or_413_never_500() {
+    let app = app();
+    let valid = serde_json::to_vec(&review(
+        "CREATE",
+        Some(&spec_fixture("seed/ms-sample-v1s0-valid.yaml")),
+        None,
+        false,
+    ))
+    .unwrap();
+    let cases: Vec<(&str, Vec<u8>, StatusCode)> = vec![
+        ("empty", Vec::new(), StatusCode::BAD_REQUEST),
+        (
+            "garbage",
+            b"\x00\xffnot json at all".to_vec(),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "truncated",
+            valid[..valid.len() / 2].to_vec(),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "no request",
+            br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}"#.to_vec(),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "wrong shape",
+            br#"{"request": 7}"#.to_vec(),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "too large",
+            vec![b' '; LIMIT + 1],
+            StatusCode::PAYLOAD_TOO_LARGE,
+        ),
+    ];
+    for (name, body, expected) in cases {
+        let (status, text) = send(&app, "POST", "/validate", body).await;
+        assert_eq!(
+            status,
+            expected,
+            "{name}: {}",
+            String::from_utf8_lossy(&text)
+        );
+    }
+    // And the server still answers.
+    let (status, _) = send(&app, "POST", "/validate", valid).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn probes_and_metrics() {
+    let app = app();
+    assert_eq!(
+        send(&app, "GET", "/healthz", Vec::new()).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        send(&app, "GET", "/readyz", Vec::new()).await.0,
+        StatusCode::OK
+    );
+    let spec = spec_fixture("seed/ms-sample-v1s0.yaml");
+    post_review(
+        &app,
+        "/validate",
+        &review("CREATE", Some(&spec), None, false),
+    )
+    .await;
+    send(&app, "POST", "/validate", b"{".to_vec()).await;
+    let (status, body) = send(&app, "GET", "/metrics", Vec::new()).await;
+    assert_eq!(status, StatusCode::OK);
+    let text = String::from_utf8(body).unwrap();
+    for needle in [
+        "kiln_webhook_admission_requests_total{endpoint=\"validate\",kind=\"MicroServiceDeploy\",operation=\"CREATE\",verdict=\"denied\"} 1",
+        "kiln_webhook_denials_total{rule=\"image-reference\"} 1",
+        "kiln_webhook_rejected_requests_total{reason=\"malformed\"} 1",
+        "kiln_webhook_admission_duration_seconds_count{endpoint=\"validate\"} 1",
+    ] {
+        assert!(text.contains(needle), "missing {needle} in\n{text}");
+    }
+}

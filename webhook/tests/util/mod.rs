@@ -1,0 +1,83 @@
+// Shared by the webhook tests: AdmissionReviews built from the renderer's spec fixtures, and a
+// JSON patch applier written here, independent of the json-patch crate the webhook uses.
+
+#![allow(dead_code)] // each test binary uses a different subset
+
+use serde::Deserialize as _;
+use serde_json::{Value, json};
+
+pub const UID: &str = "705ab4f5-6393-11e8-b7cc-42010a800002";
+
+/// A spec fixture of the renderer (`seed/ms-sample-v1s0.yaml`, ...) as JSON.
+pub fn spec_fixture(relative: &str) -> Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../renderer/tests/fixtures")
+        .join(relative);
+    let text = std::fs::read_to_string(path).unwrap();
+    Value::deserialize(serde_yaml_ng::Deserializer::from_str(&text)).unwrap()
+}
+
+/// An `admission.k8s.io/v1` AdmissionReview as the API server sends it.
+pub fn review(
+    operation: &str,
+    object: Option<&Value>,
+    old_object: Option<&Value>,
+    dry_run: bool,
+) -> Value {
+    let source = object.or(old_object).cloned().unwrap_or(Value::Null);
+    let (group, version) = match source["apiVersion"]
+        .as_str()
+        .unwrap_or("v1")
+        .split_once('/')
+    {
+        Some((group, version)) => (group.to_owned(), version.to_owned()),
+        None => (
+            String::new(),
+            source["apiVersion"].as_str().unwrap_or("v1").to_owned(),
+        ),
+    };
+    json!({
+        "apiVersion": "admission.k8s.io/v1",
+        "kind": "AdmissionReview",
+        "request": {
+            "uid": UID,
+            "kind": {"group": group, "version": version, "kind": source["kind"]},
+            "resource": {"group": group, "version": version, "resource": "microservicedeploys"},
+            "name": source["metadata"]["name"],
+            "namespace": "default",
+            "operation": operation,
+            "userInfo": {"username": "kubernetes-admin", "groups": ["system:masters"]},
+            "object": object,
+            "oldObject": old_object,
+            "dryRun": dry_run
+        }
+    })
+}
+
+/// Applies RFC 6902 `add` and `replace` operations (all kiln emits) to `document`.
+pub fn apply_patch(document: &mut Value, patch: &Value) {
+    for operation in patch.as_array().expect("a patch is an array") {
+        let op = operation["op"].as_str().unwrap();
+        assert!(
+            op == "add" || op == "replace",
+            "unexpected operation {operation}"
+        );
+        let path = operation["path"].as_str().unwrap();
+        let mut segments: Vec<String> = path
+            .split('/')
+            .skip(1)
+            .map(|s| s.replace("~1", "/").replace("~0", "~"))
+            .collect();
+        let last = segments.pop().expect("a path below the root");
+        let mut target = &mut *document;
+        for segment in segments {
+            target = target
+                .get_mut(&segment)
+                .unwrap_or_else(|| panic!("{path}: missing {segment}"));
+        }
+        target
+            .as_object_mut()
+            .expect("patches add to mappings")
+            .insert(last, operation["value"].clone());
+    }
+}
