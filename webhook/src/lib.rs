@@ -25,7 +25,7 @@ use kiln::Kiln;
 /// Shared by every request: the compiled chart, the metrics, readiness.
 pub struct AppState {
     pub kiln: Kiln,
-    pub metrics: metrics::Metrics,
+    pub metrics: Arc<metrics::Metrics>,
     pub ready: AtomicBool,
     pub request_timeout: Duration,
 }
@@ -36,6 +36,8 @@ pub struct ServeConfig {
     pub listen: SocketAddr,
     pub tls_cert: PathBuf,
     pub tls_key: PathBuf,
+    /// How often the certificate files are checked for a new pair.
+    pub cert_poll_interval: Duration,
     pub max_body_bytes: usize,
     pub request_timeout: Duration,
     /// How long in-flight requests may take to finish after SIGTERM.
@@ -77,10 +79,24 @@ async fn request_timeout(
 
 /// Serves until SIGTERM or SIGINT, then stops accepting and lets in-flight requests finish.
 pub async fn serve(kiln: Kiln, config: ServeConfig) -> Result<(), Box<dyn std::error::Error>> {
-    let tls = tls::server_config(&config.tls_cert, &config.tls_key)?;
+    let files = tls::CertificateFiles {
+        cert: config.tls_cert.clone(),
+        key: config.tls_key.clone(),
+    };
+    let loaded = files.load()?;
+    let metrics = Arc::new(metrics::Metrics::default());
+    tls::record(&metrics, &loaded);
+    let served = axum_server::tls_rustls::RustlsConfig::from_config(loaded.config.clone());
+    tokio::spawn(tls::keep_current(
+        files,
+        served.clone(),
+        loaded,
+        metrics.clone(),
+        config.cert_poll_interval,
+    ));
     let state = Arc::new(AppState {
         kiln,
-        metrics: metrics::Metrics::default(),
+        metrics,
         ready: AtomicBool::new(true),
         request_timeout: config.request_timeout,
     });
@@ -100,13 +116,10 @@ pub async fn serve(kiln: Kiln, config: ServeConfig) -> Result<(), Box<dyn std::e
         shutdown.graceful_shutdown(Some(grace));
     });
     tracing::info!(listen = %config.listen, "serving");
-    axum_server::bind_rustls(
-        config.listen,
-        axum_server::tls_rustls::RustlsConfig::from_config(tls),
-    )
-    .handle(handle)
-    .serve(app.into_make_service())
-    .await?;
+    axum_server::bind_rustls(config.listen, served)
+        .handle(handle)
+        .serve(app.into_make_service())
+        .await?;
     tracing::info!("stopped");
     Ok(())
 }

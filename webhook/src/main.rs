@@ -37,6 +37,9 @@ struct Flags {
     /// Time allowed for one request, body read included, in milliseconds.
     #[arg(long, default_value_t = 4000, value_name = "MS")]
     request_timeout_ms: u64,
+    /// How often the certificate files are checked for a new pair, in milliseconds.
+    #[arg(long, default_value_t = 2000, value_name = "MS")]
+    cert_poll_ms: u64,
     /// Time in-flight requests get to finish after SIGTERM, in seconds.
     #[arg(long, default_value_t = 20, value_name = "SECONDS")]
     shutdown_grace_seconds: u64,
@@ -63,6 +66,7 @@ fn main() -> ExitCode {
         listen: flags.listen,
         tls_cert: flags.tls_cert,
         tls_key: flags.tls_key,
+        cert_poll_interval: Duration::from_millis(flags.cert_poll_ms),
         max_body_bytes: flags.max_body_bytes,
         request_timeout: Duration::from_millis(flags.request_timeout_ms),
         shutdown_grace: Duration::from_secs(flags.shutdown_grace_seconds),

@@ -6,6 +6,7 @@ use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
@@ -39,6 +40,9 @@ pub struct Metrics {
     pub latency: Family<EndpointLabels, Histogram>,
     pub denials: Family<RuleLabels, Counter>,
     pub rejected: Family<ReasonLabels, Counter>,
+    pub certificate_expiry: Gauge,
+    pub reloads: Counter,
+    pub reload_failures: Counter,
 }
 
 impl Default for Metrics {
@@ -71,8 +75,29 @@ impl Default for Metrics {
             "Requests answered with 4xx before any decision (malformed, too large, timed out)",
             rejected.clone(),
         );
+        let certificate_expiry = Gauge::default();
+        registry.register(
+            "certificate_expiry_timestamp_seconds",
+            "When the serving certificate expires, in seconds since the epoch",
+            certificate_expiry.clone(),
+        );
+        let reloads = Counter::default();
+        registry.register(
+            "certificate_reloads",
+            "New certificate pairs put into service",
+            reloads.clone(),
+        );
+        let reload_failures = Counter::default();
+        registry.register(
+            "certificate_reload_failures",
+            "Changed certificate files that could not be used (the previous pair kept serving)",
+            reload_failures.clone(),
+        );
         Metrics {
             registry,
+            certificate_expiry,
+            reloads,
+            reload_failures,
             requests,
             latency,
             denials,

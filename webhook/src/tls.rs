@@ -1,15 +1,28 @@
-//! TLS: the only file that knows PEM and rustls. It reads the serving certificate and key
-//! and builds a rustls server configuration (TLS 1.2 and 1.3 only, ring provider, HTTP/1.1).
+//! TLS: the only file that knows PEM, rustls and certificate files. It builds the server
+//! configuration (TLS 1.2 and 1.3 only, ring, HTTP/1.1) and keeps it current: the files are
+//! polled, since Kubernetes Secret volumes swap a `..data` symlink that file events miss, and a
+//! new pair is installed only when it loads and its key matches; otherwise the last good pair
+//! keeps serving and the failure is logged and counted.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
+use axum_server::tls_rustls::RustlsConfig;
 use rustls::ServerConfig;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
+use crate::metrics::Metrics;
+
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
+    #[error("{path}: cannot read: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("{path}: cannot read a PEM certificate chain: {detail}")]
     Certificate { path: PathBuf, detail: String },
     #[error("{path}: holds no certificate")]
@@ -20,30 +33,114 @@ pub enum TlsError {
     Pair(rustls::Error),
 }
 
-/// Builds the server configuration from a certificate chain file and its key file.
-pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, TlsError> {
-    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
-        .and_then(|certs| certs.collect::<Result<_, _>>())
-        .map_err(|e| TlsError::Certificate {
-            path: cert.to_owned(),
+/// Where the serving certificate and its key live.
+#[derive(Debug, Clone)]
+pub struct CertificateFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+/// A loaded pair: the configuration, the bytes it came from, and when the certificate expires.
+pub struct Loaded {
+    pub config: Arc<ServerConfig>,
+    pub not_after_unix: Option<i64>,
+    bytes: (Vec<u8>, Vec<u8>),
+}
+
+impl CertificateFiles {
+    fn read(&self) -> Result<(Vec<u8>, Vec<u8>), TlsError> {
+        let read = |path: &Path| {
+            std::fs::read(path).map_err(|source| TlsError::Read {
+                path: path.to_owned(),
+                source,
+            })
+        };
+        Ok((read(&self.cert)?, read(&self.key)?))
+    }
+
+    /// Reads and checks both files now.
+    pub fn load(&self) -> Result<Loaded, TlsError> {
+        let bytes = self.read()?;
+        self.build(bytes)
+    }
+
+    fn build(&self, bytes: (Vec<u8>, Vec<u8>)) -> Result<Loaded, TlsError> {
+        let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&bytes.0)
+            .collect::<Result<_, _>>()
+            .map_err(|e| TlsError::Certificate {
+                path: self.cert.clone(),
+                detail: e.to_string(),
+            })?;
+        let Some(leaf) = chain.first() else {
+            return Err(TlsError::NoCertificate {
+                path: self.cert.clone(),
+            });
+        };
+        let not_after_unix = x509_parser::parse_x509_certificate(leaf)
+            .ok()
+            .map(|(_, certificate)| certificate.validity().not_after.timestamp());
+        let key = PrivateKeyDer::from_pem_slice(&bytes.1).map_err(|e| TlsError::Key {
+            path: self.key.clone(),
             detail: e.to_string(),
         })?;
-    if chain.is_empty() {
-        return Err(TlsError::NoCertificate {
-            path: cert.to_owned(),
-        });
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        // with_single_cert also checks that the key belongs to the certificate.
+        let mut config = ServerConfig::builder_with_provider(provider)
+            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+            .map_err(TlsError::Pair)?
+            .with_no_client_auth()
+            .with_single_cert(chain, key)
+            .map_err(TlsError::Pair)?;
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(Loaded {
+            config: Arc::new(config),
+            not_after_unix,
+            bytes,
+        })
     }
-    let key_der = PrivateKeyDer::from_pem_file(key).map_err(|e| TlsError::Key {
-        path: key.to_owned(),
-        detail: e.to_string(),
-    })?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = ServerConfig::builder_with_provider(provider)
-        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-        .map_err(TlsError::Pair)?
-        .with_no_client_auth()
-        .with_single_cert(chain, key_der)
-        .map_err(TlsError::Pair)?;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(Arc::new(config))
+}
+
+/// Records what a loaded pair says about itself.
+pub fn record(metrics: &Metrics, loaded: &Loaded) {
+    if let Some(not_after) = loaded.not_after_unix {
+        metrics.certificate_expiry.set(not_after);
+    }
+}
+
+/// Polls the files every `interval` and swaps in each new, valid pair; runs forever.
+pub async fn keep_current(
+    files: CertificateFiles,
+    served: RustlsConfig,
+    first: Loaded,
+    metrics: Arc<Metrics>,
+    interval: Duration,
+) {
+    let mut current = first.bytes;
+    let mut last_failed: Option<(Vec<u8>, Vec<u8>)> = None;
+    loop {
+        tokio::time::sleep(interval).await;
+        let bytes = match files.read() {
+            Ok(bytes) => bytes,
+            // Mid-swap or briefly missing: try again at the next tick.
+            Err(_) => continue,
+        };
+        if bytes == current || last_failed.as_ref() == Some(&bytes) {
+            continue;
+        }
+        match files.build(bytes.clone()) {
+            Ok(loaded) => {
+                served.reload_from_config(loaded.config.clone());
+                record(&metrics, &loaded);
+                metrics.reloads.inc();
+                tracing::info!(cert = %files.cert.display(), not_after = loaded.not_after_unix, "serving a new certificate");
+                current = bytes;
+                last_failed = None;
+            }
+            Err(error) => {
+                metrics.reload_failures.inc();
+                tracing::warn!(%error, "new certificate files are unusable; still serving the previous pair");
+                last_failed = Some(bytes);
+            }
+        }
+    }
 }

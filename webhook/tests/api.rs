@@ -22,7 +22,7 @@ const LIMIT: usize = 1024 * 1024;
 fn app() -> axum::Router {
     let state = Arc::new(AppState {
         kiln: Kiln::new(Chart::builtin().unwrap()).unwrap(),
-        metrics: Metrics::default(),
+        metrics: Arc::new(Metrics::default()),
         ready: AtomicBool::new(true),
         request_timeout: Duration::from_secs(5),
     });

@@ -39,13 +39,12 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// Generates certificates with `kiln-certs` and starts `kiln-webhook` with them.
-fn start() -> Webhook {
-    let dir = tempfile::tempdir().unwrap();
+/// Runs `kiln-certs` into `dir`; returns the CA certificate's PEM.
+fn generate_certs(dir: &std::path::Path) -> Vec<u8> {
     let certs = Command::new(env!("CARGO_BIN_EXE_kiln-certs"))
         .args([
             "--out-dir",
-            dir.path().to_str().unwrap(),
+            dir.to_str().unwrap(),
             "--name",
             "localhost",
             "--name",
@@ -58,7 +57,7 @@ fn start() -> Webhook {
         "{}",
         String::from_utf8_lossy(&certs.stderr)
     );
-    let ca = std::fs::read(dir.path().join("ca.crt")).unwrap();
+    let ca = std::fs::read(dir.join("ca.crt")).unwrap();
     let ca_bundle = String::from_utf8(certs.stdout).unwrap();
     use base64::Engine as _;
     assert_eq!(
@@ -68,13 +67,32 @@ fn start() -> Webhook {
         ca,
         "stdout is the caBundle"
     );
+    ca
+}
+
+/// Generates certificates with `kiln-certs` and starts `kiln-webhook` with them.
+fn start() -> Webhook {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = generate_certs(dir.path());
+    let (cert, key) = (dir.path().join("tls.crt"), dir.path().join("tls.key"));
+    start_with(dir, ca, &cert, &key, &[])
+}
+
+fn start_with(
+    dir: tempfile::TempDir,
+    ca: Vec<u8>,
+    cert: &std::path::Path,
+    key: &std::path::Path,
+    extra: &[&str],
+) -> Webhook {
     let port = free_port();
     let child = Command::new(env!("CARGO_BIN_EXE_kiln-webhook"))
         .args(["--listen", &format!("127.0.0.1:{port}")])
         .arg("--tls-cert")
-        .arg(dir.path().join("tls.crt"))
+        .arg(cert)
         .arg("--tls-key")
-        .arg(dir.path().join("tls.key"))
+        .arg(key)
+        .args(extra)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -86,7 +104,7 @@ fn start() -> Webhook {
         ca,
     };
     let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+    while std::net::TcpStream::connect(("127.0.0.1", webhook.port)).is_err() {
         assert!(
             Instant::now() < deadline,
             "kiln-webhook did not start listening"
@@ -120,10 +138,30 @@ async fn request(
     path: &str,
     body: &[u8],
 ) -> std::io::Result<(u16, String)> {
-    let tcp = TcpStream::connect(("127.0.0.1", webhook.port)).await?;
-    let mut tls = connector(Some(&webhook.ca))
+    let connector = connector(Some(&webhook.ca));
+    let (status, body, _) = request_with(webhook.port, &connector, method, path, body).await?;
+    Ok((status, body))
+}
+
+/// The same with a given client; also returns the certificate the server presented.
+async fn request_with(
+    port: u16,
+    connector: &TlsConnector,
+    method: &str,
+    path: &str,
+    body: &[u8],
+) -> std::io::Result<(u16, String, Vec<u8>)> {
+    let tcp = TcpStream::connect(("127.0.0.1", port)).await?;
+    let mut tls = connector
         .connect(ServerName::try_from("localhost").unwrap(), tcp)
         .await?;
+    let presented = tls
+        .get_ref()
+        .1
+        .peer_certificates()
+        .and_then(|certs| certs.first())
+        .map(|cert| cert.to_vec())
+        .unwrap_or_default();
     let head = format!(
         "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
@@ -134,7 +172,8 @@ async fn request(
     tls.read_to_end(&mut response)
         .await
         .or_else(|e| if response.is_empty() { Err(e) } else { Ok(0) })?;
-    Ok(parse_response(&response))
+    let (status, body) = parse_response(&response);
+    Ok((status, body, presented))
 }
 
 fn parse_response(raw: &[u8]) -> (u16, String) {
@@ -263,5 +302,123 @@ async fn sigterm_finishes_in_flight_requests_then_exits() {
     assert!(
         logs.contains("uid=705ab4f5-6393-11e8-b7cc-42010a800002"),
         "request logs carry the uid: {logs}"
+    );
+}
+
+/// The DER of the first certificate in a PEM file.
+fn leaf_der(path: &std::path::Path) -> Vec<u8> {
+    CertificateDer::pem_file_iter(path)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .to_vec()
+}
+
+/// Lays out certificates the way a Kubernetes Secret volume does: `tls.crt -> ..data/tls.crt`,
+/// `..data -> ..<version>`, and a new version is swapped in by renaming one symlink.
+fn secret_volume_swap(volume: &std::path::Path, source: &std::path::Path, version: &str) {
+    let target = volume.join(format!("..{version}"));
+    std::fs::create_dir_all(&target).unwrap();
+    for file in ["tls.crt", "tls.key"] {
+        std::fs::copy(source.join(file), target.join(file)).unwrap();
+        let link = volume.join(file);
+        if !link.exists() {
+            std::os::unix::fs::symlink(format!("..data/{file}"), &link).unwrap();
+        }
+    }
+    let staging = volume.join("..data_tmp");
+    std::os::unix::fs::symlink(format!("..{version}"), &staging).unwrap();
+    std::fs::rename(&staging, volume.join("..data")).unwrap();
+}
+
+#[tokio::test]
+async fn certificates_rotate_under_load_without_a_failed_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let (first, second, volume) = (
+        dir.path().join("first"),
+        dir.path().join("second"),
+        dir.path().join("volume"),
+    );
+    let mut trusted = generate_certs(&first);
+    trusted.extend(generate_certs(&second));
+    secret_volume_swap(&volume, &first, "v1");
+    let webhook = start_with(
+        dir,
+        trusted.clone(),
+        &volume.join("tls.crt"),
+        &volume.join("tls.key"),
+        &["--cert-poll-ms", "100"],
+    );
+    let port = webhook.port;
+    let client = connector(Some(&trusted));
+    let body = review_bytes("seed/ms-sample-v1s0-valid.yaml");
+
+    // A client sending requests back to back, each on a new connection, for the whole test.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load = {
+        let (stop, client, body) = (stop.clone(), client.clone(), body.clone());
+        tokio::spawn(async move {
+            let (mut ok, mut failed) = (0u32, Vec::new());
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                match request_with(port, &client, "POST", "/validate", &body).await {
+                    Ok((200, _, _)) => ok += 1,
+                    other => failed.push(format!("{other:?}")),
+                }
+            }
+            (ok, failed)
+        })
+    };
+    let presented = |expected: Vec<u8>| {
+        let client = client.clone();
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            loop {
+                let (_, _, cert) = request_with(port, &client, "GET", "/healthz", b"")
+                    .await
+                    .unwrap();
+                if cert == expected {
+                    return;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "the new certificate was never presented"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    secret_volume_swap(&volume, &second, "v2");
+    presented(leaf_der(&second.join("tls.crt"))).await;
+
+    // A broken pair (the first certificate with the second key) is refused; v2 keeps serving.
+    let broken = volume.join("..broken-source");
+    std::fs::create_dir_all(&broken).unwrap();
+    std::fs::copy(first.join("tls.crt"), broken.join("tls.crt")).unwrap();
+    std::fs::copy(second.join("tls.key"), broken.join("tls.key")).unwrap();
+    secret_volume_swap(&volume, &broken, "v3");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    presented(leaf_der(&second.join("tls.crt"))).await;
+
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (ok, failed) = load.await.unwrap();
+    assert!(
+        failed.is_empty(),
+        "failed requests during rotation: {failed:?}"
+    );
+    assert!(ok > 10, "the load kept going ({ok} requests)");
+    let (_, metrics) = request(&webhook, "GET", "/metrics", b"").await.unwrap();
+    assert!(
+        metrics.contains("kiln_webhook_certificate_reloads_total 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("kiln_webhook_certificate_reload_failures_total 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("kiln_webhook_certificate_expiry_timestamp_seconds "),
+        "{metrics}"
     );
 }

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Load test of kiln-webhook on loopback with keep-alive TLS (wrk), at several concurrency
+# levels: /validate and /mutate with the seed spec, and in the same run a bare endpoint on the
+# same stack (webhook/examples/bare.rs) answering a fixed body, as the ceiling.
+# Results: bench/out/webhook.md. usage: bench/webhook.sh [SECONDS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds="${1:-10}"
+out=bench/out/webhook
+mkdir -p "$out"
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+cargo build --release -q -p kiln-webhook --bins --examples
+target/release/kiln-certs --out-dir "$out/certs" --name localhost --name 127.0.0.1 >/dev/null 2>&1
+
+# The AdmissionReview bodies, from the seed spec.
+python3 - "$out" <<'PY'
+import json, sys, yaml
+spec = yaml.safe_load(open("renderer/tests/fixtures/seed/ms-sample-v1s0-valid.yaml"))
+review = {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
+    "uid": "705ab4f5-6393-11e8-b7cc-42010a800002",
+    "kind": {"group": "custom.ops", "version": "v1", "kind": "MicroServiceDeploy"},
+    "resource": {"group": "custom.ops", "version": "v1", "resource": "microservicedeploys"},
+    "name": "ms-sample-v1s0", "namespace": "default", "operation": "CREATE",
+    "userInfo": {"username": "admin"}, "object": spec, "dryRun": False}}
+body = json.dumps(review)
+with open(f"{sys.argv[1]}/post.lua", "w") as f:
+    f.write('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.body = ' + json.dumps(body) + "\n")
+PY
+
+tls=(--tls-cert "$out/certs/tls.crt" --tls-key "$out/certs/tls.key")
+RUST_LOG=warn target/release/kiln-webhook --listen 127.0.0.1:18443 "${tls[@]}" 2>"$out/webhook.log" &
+webhook=$!
+target/release/examples/bare --listen 127.0.0.1:18444 "${tls[@]}" &
+bare=$!
+trap 'kill $webhook $bare 2>/dev/null || true' EXIT
+sleep 1
+
+echo "| endpoint | connections | requests/s | p50 | p99 | max |" >"$out/../webhook.md"
+echo "|---|---:|---:|---:|---:|---:|" >>"$out/../webhook.md"
+for connections in 1 8 32 128; do
+  for target in "kiln /validate|https://127.0.0.1:18443/validate" "kiln /mutate|https://127.0.0.1:18443/mutate" "bare (ceiling)|https://127.0.0.1:18444/validate"; do
+    name="${target%%|*}"
+    url="${target#*|}"
+    result=$(wrk -t 2 -c "$connections" -d "${seconds}s" --latency -s "$out/post.lua" "$url")
+    rps=$(awk '/Requests\/sec/ {print $2}' <<<"$result")
+    p50=$(awk '$1 == "50%" {print $2}' <<<"$result")
+    p99=$(awk '$1 == "99%" {print $2}' <<<"$result")
+    max=$(awk '/Latency/ && !done {print $4; done=1}' <<<"$result")
+    errors=$(grep -E "Non-2xx|Socket errors" <<<"$result" || true)
+    [ -n "$errors" ] && echo "$name c=$connections: $errors" >&2
+    echo "| $name | $connections | $rps | $p50 | $p99 | $max |" >>"$out/../webhook.md"
+  done
+done
+cat "$out/../webhook.md"
