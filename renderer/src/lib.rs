@@ -22,6 +22,7 @@
 pub mod chart;
 pub mod cli;
 pub mod finding;
+pub mod guard;
 pub mod output;
 mod parallel;
 mod pipeline;

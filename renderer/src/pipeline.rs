@@ -13,7 +13,7 @@ use crate::rules::{self, Subject};
 use crate::spec::decode::decode;
 use crate::spec::defaults;
 use crate::spec::load::Document;
-use crate::spec::model::MicroServiceDeploy;
+use crate::spec::model::{KIND, MicroServiceDeploy};
 
 /// The renderer: a chart compiled and ready, shared by every request or run.
 pub struct Kiln {
@@ -264,7 +264,9 @@ impl Kiln {
                 })
                 .and_then(|summary| self.engine.render_namespace(&summary));
             match result {
-                Ok(objects) => {
+                Ok(mut objects) => {
+                    // A namespace-wide object comes from every spec in the namespace.
+                    postprocess::stamp_source(&mut objects, &format!("{KIND} {namespace}/*"));
                     for object in objects {
                         report.findings.extend(postprocess::check_schema(&object));
                         report.objects.push(Manifest::from_object(object));

@@ -19,11 +19,18 @@ pub const SPEC_ANNOTATION: &str = "kiln.dev/spec";
 /// On pod templates: the hash of the instance's ConfigMap data.
 pub const CONFIG_HASH_ANNOTATION: &str = "kiln.dev/config-hash";
 
-/// Stamps and hashes the objects of one instance.
-pub fn finish_instance(objects: &mut [Object], spec_ref: &str) {
-    let config_hash = config_hash(objects);
+/// Names the spec (or, for namespace-wide objects, the specs) each object comes from.
+pub fn stamp_source(objects: &mut [Object], spec_ref: &str) {
     for object in objects.iter_mut() {
         annotations(&mut object.value, "/metadata").insert(SPEC_ANNOTATION.into(), spec_ref.into());
+    }
+}
+
+/// Stamps and hashes the objects of one instance.
+pub fn finish_instance(objects: &mut [Object], spec_ref: &str) {
+    stamp_source(objects, spec_ref);
+    let config_hash = config_hash(objects);
+    for object in objects.iter_mut() {
         if object.kind == "Deployment" && object.api_version == "apps/v1" {
             annotations(&mut object.value, "/spec/template/metadata")
                 .insert(CONFIG_HASH_ANNOTATION.into(), config_hash.clone().into());

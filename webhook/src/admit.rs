@@ -82,6 +82,12 @@ pub fn admit(
     let Ok(value) = serde_json::to_value(object) else {
         return ignored(response.deny("the object could not be read as JSON"));
     };
+    if kiln::guard::is_guarded(&value) {
+        return match endpoint {
+            Endpoint::Validate => guard(kiln, request, &value, response),
+            Endpoint::Mutate => ignored(response),
+        };
+    }
     if !renders(kiln, &value) {
         return ignored(response);
     }
@@ -115,6 +121,27 @@ fn validate(
     if !warnings.is_empty() {
         response.warnings = Some(warnings.iter().map(|f| short(&f.message_line())).collect());
     }
+    deny_or_allow(response, &errors)
+}
+
+/// A hand-applied object that kiln renders: its invariants must still hold.
+fn guard(
+    kiln: &Kiln,
+    request: &AdmissionRequest<DynamicObject>,
+    value: &serde_json::Value,
+    response: AdmissionResponse,
+) -> Verdict {
+    let old = request
+        .old_object
+        .as_ref()
+        .and_then(|o| serde_json::to_value(o).ok());
+    let findings = kiln::guard::check(value, old.as_ref(), &kiln.chart().values);
+    let errors: Vec<&Finding> = findings.iter().collect();
+    deny_or_allow(response, &errors)
+}
+
+/// Denies with one line per error (code 422, reason Invalid), or allows when there is none.
+fn deny_or_allow(response: AdmissionResponse, errors: &[&Finding]) -> Verdict {
     if errors.is_empty() {
         return Verdict {
             response,

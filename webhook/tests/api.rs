@@ -310,3 +310,41 @@ async fn probes_and_metrics() {
         assert!(text.contains(needle), "missing {needle} in\n{text}");
     }
 }
+
+#[tokio::test]
+async fn hand_edited_rendered_objects_are_denied_with_the_source_of_truth() {
+    let app = app();
+    let old = util::rendered("Deployment");
+    let mut edited = old.clone();
+    edited["spec"]["template"]["spec"]["containers"][0]["securityContext"]["allowPrivilegeEscalation"] =
+        json!(true);
+    let response = post_review(
+        &app,
+        "/validate",
+        &review("UPDATE", Some(&edited), Some(&old), false),
+    )
+    .await;
+    assert_eq!(response["allowed"], false);
+    assert_eq!(
+        response["status"]["message"],
+        "spec.template.spec.containers[0].securityContext.allowPrivilegeEscalation: must be false (got true); hint: rendered by kiln from MicroServiceDeploy default/ms-sample-v1s0: change that spec (or the chart) in Git and render again"
+    );
+    let unchanged = post_review(
+        &app,
+        "/validate",
+        &review("UPDATE", Some(&old), Some(&old), false),
+    )
+    .await;
+    assert_eq!(unchanged["allowed"], true);
+    let mutated = post_review(
+        &app,
+        "/mutate",
+        &review("UPDATE", Some(&edited), Some(&old), false),
+    )
+    .await;
+    assert_eq!(
+        (mutated["allowed"].clone(), mutated.get("patch")),
+        (json!(true), None),
+        "guarded objects are never patched"
+    );
+}

@@ -81,3 +81,24 @@ pub fn apply_patch(document: &mut Value, patch: &Value) {
             .insert(last, operation["value"].clone());
     }
 }
+
+/// The object of `kind` that kiln renders for the valid seed, as applied to a cluster.
+pub fn rendered(kind: &str) -> Value {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../renderer/tests/fixtures/seed/ms-sample-v1s0-valid.yaml"
+    ))
+    .unwrap();
+    let (documents, _) = kiln::spec::load::parse_documents(&kiln::spec::load::InputFile {
+        name: "seed.yaml".into(),
+        text: text.into(),
+    });
+    let kiln = kiln::Kiln::new(kiln::chart::Chart::builtin().unwrap()).unwrap();
+    let manifest = kiln
+        .run(documents)
+        .objects
+        .into_iter()
+        .find(|m| m.kind == kind)
+        .unwrap();
+    Value::deserialize(serde_yaml_ng::Deserializer::from_str(&manifest.yaml)).unwrap()
+}
