@@ -41,7 +41,8 @@ for connections in 1 8 32 128; do
   for target in "kiln /validate|https://127.0.0.1:18443/validate" "kiln /mutate|https://127.0.0.1:18443/mutate" "bare (ceiling)|https://127.0.0.1:18444/validate"; do
     name="${target%%|*}"
     url="${target#*|}"
-    result=$(wrk -t 2 -c "$connections" -d "${seconds}s" --latency -s "$out/post.lua" "$url")
+    threads=$((connections < 2 ? connections : 2))
+    result=$(wrk -t "$threads" -c "$connections" -d "${seconds}s" --latency -s "$out/post.lua" "$url")
     rps=$(awk '/Requests\/sec/ {print $2}' <<<"$result")
     p50=$(awk '$1 == "50%" {print $2}' <<<"$result")
     p99=$(awk '$1 == "99%" {print $2}' <<<"$result")
