@@ -118,6 +118,19 @@ impl Chart {
         Chart::from_files("built-in chart", files)
     }
 
+    /// The chart a command line asks for: `--chart DIR` or the built-in one, with each
+    /// `--values FILE` merged over it in order. Shared by `kiln` and `kiln-webhook`.
+    pub fn load(dir: Option<&Path>, values: &[std::path::PathBuf]) -> Result<Chart, ChartError> {
+        let mut chart = match dir {
+            Some(dir) => Chart::from_dir(dir)?,
+            None => Chart::builtin()?,
+        };
+        for file in values {
+            chart.overlay_values(file)?;
+        }
+        Ok(chart)
+    }
+
     /// A chart folder on disk, for `--chart DIR`.
     pub fn from_dir(dir: &Path) -> Result<Chart, ChartError> {
         let origin = dir.display().to_string();

@@ -24,7 +24,8 @@ pub struct Kiln {
 #[derive(Debug, Clone)]
 pub struct Checked {
     pub object: ObjectRef,
-    /// The decoded spec before and after defaults; `None` when the document is not a kind kiln renders.
+    /// The decoded spec before and after defaults; `None` when the document is not a kind kiln
+    /// renders (and after `run`, which drops them once they are used).
     pub written: Option<MicroServiceDeploy>,
     pub defaulted: Option<MicroServiceDeploy>,
     /// Findings with object and, for documents from files, position attached.
@@ -75,9 +76,7 @@ impl Kiln {
         match self.dispatch(&document.value) {
             Err(finding) => findings.push(finding),
             Ok(()) => {
-                let (decoded, decode_findings) = decode(&document.value);
-                let mut filled = decoded.clone();
-                defaults::apply(&mut filled, &self.chart().defaults);
+                let (decoded, decode_findings, filled) = self.decode_with_defaults(&document.value);
                 let rule_findings = rules::check(&Subject {
                     object: &filled,
                     written: &decoded.spec,
@@ -117,14 +116,32 @@ impl Kiln {
     /// difference into a JSON patch; applying it and asking again yields no change.
     pub fn with_defaults(&self, document: &serde_json::Value) -> Option<serde_json::Value> {
         self.dispatch(document).ok()?;
-        let (decoded, _) = decode(document);
-        let mut filled = decoded;
-        defaults::apply(&mut filled, &self.chart().defaults);
+        let (_, _, filled) = self.decode_with_defaults(document);
         let filled_spec = serde_json::to_value(&filled.spec).ok()?;
         let mut result = document.clone();
         let spec = result.get_mut("spec")?;
         add_missing(spec, filled_spec);
         Some(result)
+    }
+
+    /// The spec as written (with its decoding findings) and with the chart's defaults applied.
+    fn decode_with_defaults(
+        &self,
+        document: &serde_json::Value,
+    ) -> (MicroServiceDeploy, Vec<Finding>, MicroServiceDeploy) {
+        let (decoded, findings) = decode(document);
+        let mut filled = decoded.clone();
+        defaults::apply(&mut filled, &self.chart().defaults);
+        (decoded, findings, filled)
+    }
+
+    /// True when the document's apiVersion and kind are one this renderer has a chart for.
+    pub fn renders(&self, document: &serde_json::Value) -> bool {
+        let text = |key: &str| document.get(key).and_then(|v| v.as_str());
+        self.known_kinds().iter().any(|k| {
+            text("apiVersion") == Some(k.api_version.as_str())
+                && text("kind") == Some(k.kind.as_str())
+        })
     }
 
     /// Checks that the document is a kind this renderer knows.
@@ -156,16 +173,12 @@ impl Kiln {
                 }
             }
         }
-        let api_version = fields["apiVersion"].as_str().unwrap_or_default();
-        let kind = fields["kind"].as_str().unwrap_or_default();
-        let known = self.known_kinds();
-        if known
-            .iter()
-            .any(|k| k.api_version == api_version && k.kind == kind)
-        {
+        if self.renders(value) {
             return Ok(());
         }
-        let list: Vec<String> = known.iter().map(ToString::to_string).collect();
+        let api_version = fields["apiVersion"].as_str().unwrap_or_default();
+        let kind = fields["kind"].as_str().unwrap_or_default();
+        let list: Vec<String> = self.known_kinds().iter().map(ToString::to_string).collect();
         Err(Finding::error(
             "unknown-kind",
             FieldPath::of(&["kind"]),

@@ -88,20 +88,13 @@ pub fn admit(
             Endpoint::Mutate => ignored(response),
         };
     }
-    if !renders(kiln, &value) {
+    if !kiln.renders(&value) {
         return ignored(response);
     }
     match endpoint {
         Endpoint::Validate => validate(kiln, request, value, response),
         Endpoint::Mutate => mutate(kiln, &value, response),
     }
-}
-
-fn renders(kiln: &Kiln, value: &serde_json::Value) -> bool {
-    let text = |key: &str| value.get(key).and_then(|v| v.as_str()).unwrap_or_default();
-    kiln.known_kinds()
-        .iter()
-        .any(|k| k.api_version == text("apiVersion") && k.kind == text("kind"))
 }
 
 fn validate(

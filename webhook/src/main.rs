@@ -82,12 +82,5 @@ fn main() -> ExitCode {
 }
 
 fn load_kiln(flags: &Flags) -> Result<Kiln, kiln::chart::ChartError> {
-    let mut chart = match &flags.chart {
-        Some(dir) => Chart::from_dir(dir)?,
-        None => Chart::builtin()?,
-    };
-    for values in &flags.values {
-        chart.overlay_values(values)?;
-    }
-    Kiln::new(chart)
+    Kiln::new(Chart::load(flags.chart.as_deref(), &flags.values)?)
 }

@@ -93,7 +93,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, String> {
     match cli.command {
         Command::Render(args) => render(&args),
         Command::Validate(args) => {
-            let (_, report) = check_inputs(&args)?;
+            let report = check_inputs(&args)?;
             Ok(finish(&report))
         }
         Command::Chart(ChartCommand::Export { dir }) => {
@@ -103,7 +103,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, String> {
 }
 
 fn render(args: &RenderArgs) -> Result<ExitCode, String> {
-    let (_, report) = check_inputs(&args.input)?;
+    let report = check_inputs(&args.input)?;
     if report.has_errors() {
         return Ok(finish(&report));
     }
@@ -130,15 +130,8 @@ fn render(args: &RenderArgs) -> Result<ExitCode, String> {
 }
 
 /// Loads the chart and inputs and runs the pipeline.
-fn check_inputs(args: &InputArgs) -> Result<(Kiln, Report), String> {
-    let mut chart = match &args.chart {
-        Some(dir) => Chart::from_dir(dir),
-        None => Chart::builtin(),
-    }
-    .map_err(|e| e.to_string())?;
-    for values in &args.values {
-        chart.overlay_values(values).map_err(|e| e.to_string())?;
-    }
+fn check_inputs(args: &InputArgs) -> Result<Report, String> {
+    let chart = Chart::load(args.chart.as_deref(), &args.values).map_err(|e| e.to_string())?;
     let kiln = Kiln::new(chart).map_err(|e| e.to_string())?;
     let files = read_inputs(&args.files).map_err(|e| e.to_string())?;
     let (documents, yaml_findings) = parse_all(&files);
@@ -149,7 +142,7 @@ fn check_inputs(args: &InputArgs) -> Result<(Kiln, Report), String> {
             .findings
             .sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
     }
-    Ok((kiln, report))
+    Ok(report)
 }
 
 /// Prints findings and a summary to stderr and picks the exit code.
