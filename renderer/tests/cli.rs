@@ -440,3 +440,19 @@ fn values_files_override_chart_defaults_per_environment() {
         run.stdout
     );
 }
+
+#[test]
+fn the_committed_crd_is_what_kiln_crd_generates() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = kiln(dir.path(), &["crd"], None);
+    assert_eq!(run.code, 0);
+    let committed = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../charts/webhook/crd.yaml"
+    ))
+    .unwrap();
+    assert_eq!(
+        run.stdout, committed,
+        "regenerate with: kiln crd > charts/webhook/crd.yaml"
+    );
+}

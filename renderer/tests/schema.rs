@@ -94,3 +94,24 @@ fn rendered_fixtures_pass_strict_schemas_of_the_newest_kubernetes() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+fn webhook_manifests() -> Vec<std::path::PathBuf> {
+    let charts = Path::new(env!("CARGO_MANIFEST_DIR")).join("../charts/webhook");
+    vec![charts.join("crd.yaml"), charts.join("webhook.yaml")]
+}
+
+#[test]
+fn webhook_manifests_pass_strict_schemas_of_1_30_and_the_newest_kubernetes() {
+    for version in ["1.30.0".to_owned(), newest_known_version()] {
+        for file in webhook_manifests() {
+            let output = kubernetes_validate(&version, &file);
+            assert!(
+                output.status.success(),
+                "{} for {version}: {}{}",
+                file.display(),
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+    }
+}

@@ -3,6 +3,7 @@
 //! `defaults` fills what is missing and `config` reads the runtime configuration.
 
 pub mod config;
+pub mod crd;
 pub mod decode;
 pub mod defaults;
 pub mod load;
