@@ -80,7 +80,11 @@ pub fn admit(
         return ignored(response);
     };
     let Ok(value) = serde_json::to_value(object) else {
-        return ignored(response.deny("the object could not be read as JSON"));
+        return Verdict {
+            response: response.deny("the object could not be read as JSON"),
+            outcome: Outcome::Denied,
+            denied_by: vec!["unreadable-object"],
+        };
     };
     if kiln::guard::is_guarded(&value) {
         return match endpoint {

@@ -422,3 +422,70 @@ async fn certificates_rotate_under_load_without_a_failed_request() {
         "{metrics}"
     );
 }
+
+#[tokio::test]
+async fn hostile_bodies_over_tls_get_4xx_and_the_server_keeps_serving() {
+    let webhook = start();
+    let eight_mib = vec![b'{'; 8 * 1024 * 1024];
+    let cases: [(&str, &[u8], u16); 4] = [
+        ("empty", b"", 400),
+        ("garbage", b"\x00\x01 definitely not json", 400),
+        (
+            "truncated",
+            br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionRev"#,
+            400,
+        ),
+        ("8 MiB", &eight_mib, 413),
+    ];
+    for (name, body, expected) in cases {
+        match request(&webhook, "POST", "/validate", body).await {
+            Ok((status, text)) => assert_eq!(status, expected, "{name}: {text}"),
+            // The server may close the connection once it has answered 413, before the client
+            // finished sending 8 MiB; that is a refusal too.
+            Err(error) => assert_eq!(expected, 413, "{name}: {error}"),
+        }
+    }
+    let (status, _) = request(
+        &webhook,
+        "POST",
+        "/validate",
+        &review_bytes("seed/ms-sample-v1s0-valid.yaml"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(status, 200, "still serving after hostile bodies");
+}
+
+#[tokio::test]
+async fn a_request_that_never_finishes_gets_408() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = generate_certs(dir.path());
+    let (cert, key) = (dir.path().join("tls.crt"), dir.path().join("tls.key"));
+    let webhook = start_with(dir, ca, &cert, &key, &["--request-timeout-ms", "300"]);
+    let tcp = TcpStream::connect(("127.0.0.1", webhook.port))
+        .await
+        .unwrap();
+    let mut tls = connector(Some(&webhook.ca))
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+        .unwrap();
+    // Promise a body and never send it.
+    tls.write_all(b"POST /validate HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\n{")
+        .await
+        .unwrap();
+    // Read the status line and headers; the connection may stay open afterwards.
+    let mut response = Vec::new();
+    let answered = tokio::time::timeout(Duration::from_secs(10), async {
+        let mut chunk = [0u8; 1024];
+        while !response.windows(4).any(|w| w == b"\r\n\r\n") {
+            let read = tls.read(&mut chunk).await.unwrap();
+            if read == 0 {
+                break;
+            }
+            response.extend_from_slice(&chunk[..read]);
+        }
+    })
+    .await;
+    assert!(answered.is_ok(), "the server must answer on its own");
+    assert_eq!(parse_response(&response).0, 408);
+}
