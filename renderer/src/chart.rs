@@ -59,6 +59,20 @@ struct ChartManifest {
     #[allow(dead_code)] // documentation for people; kiln only checks that it is a string
     description: String,
     renders: KindId,
+    #[serde(default)]
+    model: Model,
+}
+
+/// How kiln reads the specs a chart renders.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Model {
+    /// MicroServiceDeploy: decoded, defaulted and checked by kiln's rules; templates see `instance`.
+    #[default]
+    Microservice,
+    /// Any spec mapping, passed to the templates as `spec` with `metadata`; no rules beyond a
+    /// name and a mapping. For kiln's own manifests (`charts/webhook`).
+    Manifests,
 }
 
 /// The values the Rust side needs (defaults and quota arithmetic); templates see all values.
@@ -69,6 +83,23 @@ pub struct ChartDefaults {
     pub resources: DefaultResources,
     pub autoscaling: DefaultAutoscaling,
     pub rollout: Rollout,
+}
+
+impl ChartDefaults {
+    /// Placeholder for charts whose model has no spec defaults.
+    fn unused() -> ChartDefaults {
+        ChartDefaults {
+            namespace: "default".into(),
+            resources: DefaultResources {
+                requests: BTreeMap::new(),
+            },
+            autoscaling: DefaultAutoscaling {
+                max_replicas: 1,
+                target_cpu_utilization_percentage: 80,
+            },
+            rollout: Rollout { max_surge: 0 },
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -98,6 +129,7 @@ pub struct Chart {
     /// `built-in` or the folder it was read from, for messages.
     pub origin: String,
     pub renders: KindId,
+    pub model: Model,
     /// `templates/*.yaml`, rendered once per spec; `_*` files are helpers for `import`.
     pub instance_templates: Vec<String>,
     /// `namespace/*.yaml`, rendered once per namespace with every instance in it.
@@ -118,17 +150,28 @@ impl Chart {
         Chart::from_files("built-in chart", files)
     }
 
-    /// The chart a command line asks for: `--chart DIR` or the built-in one, with each
-    /// `--values FILE` merged over it in order. Shared by `kiln` and `kiln-webhook`.
-    pub fn load(dir: Option<&Path>, values: &[std::path::PathBuf]) -> Result<Chart, ChartError> {
-        let mut chart = match dir {
-            Some(dir) => Chart::from_dir(dir)?,
-            None => Chart::builtin()?,
-        };
-        for file in values {
-            chart.overlay_values(file)?;
+    /// The charts a command line asks for: each `--chart DIR`, plus the built-in chart unless
+    /// one of them renders MicroServiceDeploy too; each `--values FILE` is merged, in order, over
+    /// the MicroServiceDeploy chart. Shared by `kiln` and `kiln-webhook`.
+    pub fn load_all(
+        dirs: &[std::path::PathBuf],
+        values: &[std::path::PathBuf],
+    ) -> Result<Vec<Chart>, ChartError> {
+        let mut charts = dirs
+            .iter()
+            .map(|dir| Chart::from_dir(dir))
+            .collect::<Result<Vec<_>, _>>()?;
+        if !charts.iter().any(|c| c.model == Model::Microservice) {
+            charts.insert(0, Chart::builtin()?);
         }
-        Ok(chart)
+        let main = charts
+            .iter_mut()
+            .rfind(|c| c.model == Model::Microservice)
+            .expect("a MicroServiceDeploy chart was added above");
+        for file in values {
+            main.overlay_values(file)?;
+        }
+        Ok(charts)
     }
 
     /// A chart folder on disk, for `--chart DIR`.
@@ -158,8 +201,11 @@ impl Chart {
         let manifest: ChartManifest = serde_json::from_value(read_yaml("chart.yaml")?)
             .map_err(|e| invalid("chart.yaml", e.to_string()))?;
         let values = read_yaml("values.yaml")?;
-        let defaults = ChartDefaults::deserialize(&values)
-            .map_err(|e| invalid("values.yaml", e.to_string()))?;
+        let defaults = match manifest.model {
+            Model::Microservice => ChartDefaults::deserialize(&values)
+                .map_err(|e| invalid("values.yaml", e.to_string()))?,
+            Model::Manifests => ChartDefaults::unused(),
+        };
         let is_rendered = |path: &str, folder: &str| {
             path.strip_prefix(folder)
                 .is_some_and(|name| !name.starts_with('_') && !name.contains('/'))
@@ -186,6 +232,7 @@ impl Chart {
             name: manifest.name,
             origin: origin.to_owned(),
             renders: manifest.renders,
+            model: manifest.model,
             instance_templates,
             namespace_templates,
             sources,

@@ -4,20 +4,30 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::chart::{Chart, ChartError, KindId};
+use crate::chart::{Chart, ChartError, KindId, Model};
 use crate::finding::{FieldPath, Finding, Location, ObjectRef};
 use crate::output::{Manifest, order};
 use crate::postprocess;
 use crate::render::{Engine, Instance, NamespaceSummary};
 use crate::rules::{self, Subject};
-use crate::spec::decode::decode;
+use crate::spec::decode::{PlainSpec, decode, decode_plain};
 use crate::spec::defaults;
 use crate::spec::load::Document;
 use crate::spec::model::{KIND, MicroServiceDeploy};
 
-/// The renderer: a chart compiled and ready, shared by every request or run.
+/// The renderer: charts compiled and ready, shared by every request or run.
 pub struct Kiln {
+    /// The MicroServiceDeploy chart.
     engine: Engine,
+    /// Charts of the `manifests` model (kiln's own deployment, say), by kind.
+    manifest_engines: Vec<Engine>,
+}
+
+/// Which chart renders a document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Target {
+    Microservice,
+    Manifests(usize),
 }
 
 /// What kiln concluded about one document.
@@ -28,6 +38,8 @@ pub struct Checked {
     /// renders (and after `run`, which drops them once they are used).
     pub written: Option<MicroServiceDeploy>,
     pub defaulted: Option<MicroServiceDeploy>,
+    /// For kinds of a `manifests`-model chart: which chart renders it, and the spec.
+    pub manifests: Option<(usize, PlainSpec)>,
     /// Findings with object and, for documents from files, position attached.
     pub findings: Vec<Finding>,
 }
@@ -53,8 +65,50 @@ impl Report {
 
 impl Kiln {
     pub fn new(chart: Chart) -> Result<Kiln, ChartError> {
+        Kiln::with_charts(vec![chart])
+    }
+
+    /// The charts `Chart::load_all` finds for `--chart DIR...` and `--values FILE...`.
+    pub fn load(
+        dirs: &[std::path::PathBuf],
+        values: &[std::path::PathBuf],
+    ) -> Result<Kiln, ChartError> {
+        Kiln::with_charts(Chart::load_all(dirs, values)?)
+    }
+
+    /// One MicroServiceDeploy chart (the last given, else the built-in one) and any number
+    /// of `manifests`-model charts; no two may render the same kind.
+    pub fn with_charts(charts: Vec<Chart>) -> Result<Kiln, ChartError> {
+        let mut main = None;
+        let mut manifest_engines: Vec<Engine> = Vec::new();
+        for chart in charts {
+            match chart.model {
+                Model::Microservice => main = Some(chart),
+                Model::Manifests => {
+                    let taken = manifest_engines
+                        .iter()
+                        .any(|e| e.chart().renders == chart.renders);
+                    if taken || chart.renders.kind == crate::spec::model::KIND {
+                        return Err(ChartError::Invalid {
+                            origin: chart.origin.clone(),
+                            file: "chart.yaml".into(),
+                            message: format!(
+                                "renders {}, which another chart renders too",
+                                chart.renders
+                            ),
+                        });
+                    }
+                    manifest_engines.push(Engine::new(chart)?);
+                }
+            }
+        }
+        let main = match main {
+            Some(chart) => chart,
+            None => Chart::builtin()?,
+        };
         Ok(Kiln {
-            engine: Engine::new(chart)?,
+            engine: Engine::new(main)?,
+            manifest_engines,
         })
     }
 
@@ -64,7 +118,10 @@ impl Kiln {
 
     /// The kinds this renderer knows, for messages and the webhook's routing.
     pub fn known_kinds(&self) -> Vec<KindId> {
-        vec![self.chart().renders.clone()]
+        std::iter::once(&self.engine)
+            .chain(&self.manifest_engines)
+            .map(|engine| engine.chart().renders.clone())
+            .collect()
     }
 
     /// Decodes, defaults and validates one document. Used per document by `run` and per
@@ -72,10 +129,15 @@ impl Kiln {
     pub fn check(&self, document: &Document) -> Checked {
         let object = object_ref(&document.value);
         let mut findings = Vec::new();
-        let (mut written, mut defaulted) = (None, None);
+        let (mut written, mut defaulted, mut manifests) = (None, None, None);
         match self.dispatch(&document.value) {
             Err(finding) => findings.push(finding),
-            Ok(()) => {
+            Ok(Target::Manifests(index)) => {
+                let (plain, plain_findings) = decode_plain(&document.value);
+                findings.extend(plain_findings);
+                manifests = plain.map(|plain| (index, plain));
+            }
+            Ok(Target::Microservice) => {
                 let (decoded, decode_findings, filled) = self.decode_with_defaults(&document.value);
                 let rule_findings = rules::check(&Subject {
                     object: &filled,
@@ -106,6 +168,7 @@ impl Kiln {
             object,
             written,
             defaulted,
+            manifests,
             findings,
         }
     }
@@ -115,7 +178,9 @@ impl Kiln {
     /// type, are left alone: validation reports them. The admission webhook turns the
     /// difference into a JSON patch; applying it and asking again yields no change.
     pub fn with_defaults(&self, document: &serde_json::Value) -> Option<serde_json::Value> {
-        self.dispatch(document).ok()?;
+        if self.dispatch(document).ok()? != Target::Microservice {
+            return None;
+        }
         let (_, _, filled) = self.decode_with_defaults(document);
         let filled_spec = serde_json::to_value(&filled.spec).ok()?;
         let mut result = document.clone();
@@ -137,15 +202,26 @@ impl Kiln {
 
     /// True when the document's apiVersion and kind are one this renderer has a chart for.
     pub fn renders(&self, document: &serde_json::Value) -> bool {
-        let text = |key: &str| document.get(key).and_then(|v| v.as_str());
-        self.known_kinds().iter().any(|k| {
-            text("apiVersion") == Some(k.api_version.as_str())
-                && text("kind") == Some(k.kind.as_str())
-        })
+        self.target(document).is_some()
     }
 
-    /// Checks that the document is a kind this renderer knows.
-    fn dispatch(&self, value: &serde_json::Value) -> Result<(), Finding> {
+    fn target(&self, document: &serde_json::Value) -> Option<Target> {
+        let text = |key: &str| document.get(key).and_then(|v| v.as_str());
+        let matches = |kind: &KindId| {
+            text("apiVersion") == Some(kind.api_version.as_str())
+                && text("kind") == Some(kind.kind.as_str())
+        };
+        if matches(&self.chart().renders) {
+            return Some(Target::Microservice);
+        }
+        self.manifest_engines
+            .iter()
+            .position(|engine| matches(&engine.chart().renders))
+            .map(Target::Manifests)
+    }
+
+    /// Finds the chart for the document, or says what is wrong with its kind.
+    fn dispatch(&self, value: &serde_json::Value) -> Result<Target, Finding> {
         let Some(fields) = value.as_object() else {
             return Err(Finding::error(
                 "field-type",
@@ -173,8 +249,8 @@ impl Kiln {
                 }
             }
         }
-        if self.renders(value) {
-            return Ok(());
+        if let Some(target) = self.target(value) {
+            return Ok(target);
         }
         let api_version = fields["apiVersion"].as_str().unwrap_or_default();
         let kind = fields["kind"].as_str().unwrap_or_default();
@@ -197,6 +273,7 @@ impl Kiln {
         let mut report = Report::default();
         let mut checked = Vec::with_capacity(documents.len());
         let mut instances: Vec<(usize, Instance)> = Vec::new();
+        let mut plain: Vec<(usize, usize, PlainSpec)> = Vec::new();
         let whole_key = self.whole_config_key();
         for (index, document) in documents.iter_mut().enumerate() {
             let mut result = self.check(document);
@@ -209,11 +286,21 @@ impl Kiln {
                     Instance::resolve(&object, &self.chart().defaults, &whole_key),
                 ));
             }
+            if let (false, Some((engine, spec))) = (has_errors, result.manifests.take()) {
+                plain.push((index, engine, spec));
+            }
             result.written = None;
             checked.push(result);
         }
-        let rendered = self.render_instances(&instances);
-        collect_objects(&instances, rendered, &checked, &documents, &mut report);
+        let mut rendered: Vec<(usize, Result<Rendered, Finding>)> = instances
+            .iter()
+            .map(|(index, _)| *index)
+            .zip(self.render_instances(&instances))
+            .collect();
+        for (index, engine, spec) in &plain {
+            rendered.push((*index, self.render_manifests(*engine, spec)));
+        }
+        collect_objects(rendered, &checked, &documents, &mut report);
         let instance_refs: Vec<&Instance> = instances.iter().map(|(_, i)| i).collect();
         self.render_namespaces(&instance_refs, &mut report);
         order::sort(&mut report.objects);
@@ -239,17 +326,19 @@ impl Kiln {
         let render_one = |(_, instance): &(usize, Instance)| {
             let mut objects = self.engine.render_instance(instance)?;
             postprocess::finish_instance(&mut objects, &instance.spec_ref);
-            let findings = objects
-                .iter()
-                .filter_map(postprocess::check_schema)
-                .collect();
-            let manifests = objects.into_iter().map(Manifest::from_object).collect();
-            Ok(Rendered {
-                manifests,
-                findings,
-            })
+            Ok(Rendered::from_objects(objects))
         };
         crate::parallel::map(instances, render_one)
+    }
+
+    /// Renders a spec of a `manifests`-model chart.
+    fn render_manifests(&self, engine: usize, spec: &PlainSpec) -> Result<Rendered, Finding> {
+        let engine = &self.manifest_engines[engine];
+        let mut objects = engine.render_plain(spec)?;
+        let namespace = spec.namespace.as_deref().unwrap_or("default");
+        let source = format!("{} {namespace}/{}", engine.chart().renders.kind, spec.name);
+        postprocess::stamp_source(&mut objects, &source);
+        Ok(Rendered::from_objects(objects))
     }
 
     /// One set of namespace-wide objects (the ResourceQuota) per namespace.
@@ -291,24 +380,39 @@ impl Kiln {
     }
 }
 
-/// One instance's finished objects and what the schema check found in them.
+/// One spec's finished objects and what the schema check found in them.
 struct Rendered {
     manifests: Vec<Manifest>,
     findings: Vec<Finding>,
 }
 
+impl Rendered {
+    /// Checks each object against its Kubernetes type and writes its YAML.
+    fn from_objects(objects: Vec<crate::render::Object>) -> Rendered {
+        let findings = objects
+            .iter()
+            .filter_map(postprocess::check_schema)
+            .collect();
+        let manifests = objects.into_iter().map(Manifest::from_object).collect();
+        Rendered {
+            manifests,
+            findings,
+        }
+    }
+}
+
 /// Moves rendered objects into the report and reports objects that two specs both render
 /// (the second spec gets the finding).
 fn collect_objects(
-    instances: &[(usize, Instance)],
-    rendered: Vec<Result<Rendered, Finding>>,
+    rendered: Vec<(usize, Result<Rendered, Finding>)>,
     checked: &[Checked],
     documents: &[Document],
     report: &mut Report,
 ) {
     let mut producers: HashMap<(String, Option<String>, String), usize> = HashMap::new();
     let mut conflicts: BTreeMap<(usize, usize), Vec<String>> = BTreeMap::new();
-    for ((index, _), result) in instances.iter().zip(rendered) {
+    for (index, result) in rendered {
+        let index = &index;
         let locate = |finding: Finding| attach(finding, &checked[*index], &documents[*index]);
         let rendered = match result {
             Ok(rendered) => rendered,

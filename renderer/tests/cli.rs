@@ -441,18 +441,82 @@ fn values_files_override_chart_defaults_per_environment() {
     );
 }
 
+/// Renders kiln's own deployment (examples/kiln-webhook.yaml with charts/webhook).
+pub fn render_webhook_chart(dir: &std::path::Path, spec: &str) -> util::Run {
+    let chart = concat!(env!("CARGO_MANIFEST_DIR"), "/../charts/webhook");
+    write(dir, "webhook.yaml", spec);
+    kiln(
+        dir,
+        &["render", "-f", "webhook.yaml", "--chart", chart],
+        None,
+    )
+}
+
 #[test]
-fn the_committed_crd_is_what_kiln_crd_generates() {
+fn the_webhook_chart_deploys_the_crd_that_kiln_crd_prints() {
     let dir = tempfile::tempdir().unwrap();
-    let run = kiln(dir.path(), &["crd"], None);
-    assert_eq!(run.code, 0);
-    let committed = std::fs::read_to_string(concat!(
+    let spec = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../charts/webhook/crd.yaml"
+        "/../examples/kiln-webhook.yaml"
     ))
     .unwrap();
+    let rendered = render_webhook_chart(dir.path(), &spec);
+    assert_eq!(rendered.code, 0, "{}", rendered.stderr);
+    let crd = kiln(dir.path(), &["crd"], None);
+    assert_eq!(crd.code, 0);
+    let parse = |text: &str| -> Vec<serde_json::Value> {
+        serde_yaml_ng::Deserializer::from_str(text)
+            .map(|d| serde::Deserialize::deserialize(d).unwrap())
+            .filter(|v: &serde_json::Value| !v.is_null())
+            .collect()
+    };
+    let mut from_chart = parse(&rendered.stdout)
+        .into_iter()
+        .find(|o| o["kind"] == "CustomResourceDefinition")
+        .expect("the chart renders the CRD");
+    from_chart["metadata"]["annotations"]
+        .as_object_mut()
+        .unwrap()
+        .remove("kiln.dev/spec");
+    if from_chart["metadata"]["annotations"]
+        .as_object()
+        .unwrap()
+        .is_empty()
+    {
+        from_chart["metadata"]
+            .as_object_mut()
+            .unwrap()
+            .remove("annotations");
+    }
+    assert_eq!(from_chart, parse(&crd.stdout)[0]);
+}
+
+#[test]
+fn a_second_chart_adds_a_kind_and_a_duplicate_kind_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "a.yaml", &spec("a", "team"));
+    let chart = concat!(env!("CARGO_MANIFEST_DIR"), "/../charts/webhook");
+    let both = kiln(
+        dir.path(),
+        &["render", "-f", "a.yaml", "--chart", chart],
+        None,
+    );
     assert_eq!(
-        run.stdout, committed,
-        "regenerate with: kiln crd > charts/webhook/crd.yaml"
+        both.code, 0,
+        "MicroServiceDeploy still renders with the built-in chart: {}",
+        both.stderr
+    );
+    let twice = kiln(
+        dir.path(),
+        &["render", "-f", "a.yaml", "--chart", chart, "--chart", chart],
+        None,
+    );
+    assert_eq!(twice.code, 2);
+    assert!(
+        twice
+            .stderr
+            .contains("renders custom.ops/v1 KilnWebhook, which another chart renders too"),
+        "{}",
+        twice.stderr
     );
 }

@@ -576,3 +576,23 @@ fn autoscaling_range_reports_out_of_range_replicas_once() {
         ]
     );
 }
+
+// the `manifests` model (charts/webhook): a name and a mapping spec
+
+#[test]
+fn manifests_model_rejects_a_spec_that_is_not_a_mapping() {
+    let webhook = Chart::from_dir(std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../charts/webhook"
+    )))
+    .unwrap();
+    let kiln = Kiln::with_charts(vec![webhook]).unwrap();
+    let document = json!({"apiVersion": "custom.ops/v1", "kind": "KilnWebhook", "metadata": {"name": "w"}, "spec": "image: x"});
+    let errors: Vec<String> = kiln
+        .run(vec![Document::from_value("w", document)])
+        .findings
+        .iter()
+        .map(Finding::message_line)
+        .collect();
+    assert_eq!(errors, ["spec: must be a mapping (got \"image: x\")"]);
+}

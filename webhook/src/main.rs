@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use clap::Parser;
 use kiln::Kiln;
-use kiln::chart::Chart;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -25,9 +24,9 @@ struct Flags {
     /// PEM private key of that certificate.
     #[arg(long, value_name = "FILE")]
     tls_key: PathBuf,
-    /// Use the chart in DIR instead of the built-in one (the same chart CI renders with).
-    #[arg(long, value_name = "DIR")]
-    chart: Option<PathBuf>,
+    /// Use the chart in DIR (the same charts CI renders with); as `kiln --chart`, repeatable.
+    #[arg(long = "chart", value_name = "DIR")]
+    charts: Vec<PathBuf>,
     /// Values merged over the chart's values.yaml, in order.
     #[arg(long = "values", value_name = "FILE")]
     values: Vec<PathBuf>,
@@ -82,5 +81,5 @@ fn main() -> ExitCode {
 }
 
 fn load_kiln(flags: &Flags) -> Result<Kiln, kiln::chart::ChartError> {
-    Kiln::new(Chart::load(flags.chart.as_deref(), &flags.values)?)
+    Kiln::load(&flags.charts, &flags.values)
 }

@@ -8,7 +8,6 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::chart::Chart;
 use crate::output;
 use crate::spec::load::{parse_all, read_inputs};
 use crate::{Kiln, Report};
@@ -59,9 +58,10 @@ pub struct InputArgs {
     /// Multi-document files are fine. Repeat the flag or list several paths.
     #[arg(short = 'f', long = "file", value_name = "PATH", required = true, num_args = 1..)]
     pub files: Vec<String>,
-    /// Render with the chart in DIR instead of the built-in one (see `kiln chart export`).
-    #[arg(long, value_name = "DIR")]
-    pub chart: Option<PathBuf>,
+    /// Render with the chart in DIR: a MicroServiceDeploy chart replaces the built-in one (see
+    /// `kiln chart export`); a chart of another kind is added (charts/webhook). Repeatable.
+    #[arg(long = "chart", value_name = "DIR")]
+    pub charts: Vec<PathBuf>,
     /// Values merged over the chart's values.yaml, in order (per environment, for example).
     #[arg(long = "values", value_name = "FILE")]
     pub values: Vec<PathBuf>,
@@ -141,8 +141,7 @@ fn render(args: &RenderArgs) -> Result<ExitCode, String> {
 
 /// Loads the chart and inputs and runs the pipeline.
 fn check_inputs(args: &InputArgs) -> Result<Report, String> {
-    let chart = Chart::load(args.chart.as_deref(), &args.values).map_err(|e| e.to_string())?;
-    let kiln = Kiln::new(chart).map_err(|e| e.to_string())?;
+    let kiln = Kiln::load(&args.charts, &args.values).map_err(|e| e.to_string())?;
     let files = read_inputs(&args.files).map_err(|e| e.to_string())?;
     let (documents, yaml_findings) = parse_all(&files);
     let mut report = kiln.run(documents);

@@ -13,6 +13,7 @@ use serde::Deserialize;
 
 use crate::chart::{Chart, ChartError};
 use crate::finding::{FieldPath, Finding};
+use crate::spec::decode::PlainSpec;
 pub use context::{Instance, NamespaceSummary};
 
 /// A rendered Kubernetes object and where it came from.
@@ -49,6 +50,10 @@ impl Engine {
             .build()
             .expect("the default delimiters are valid");
         env.set_syntax(syntax);
+        // kiln's own CRD, generated from its field list, for the chart that deploys kiln.
+        env.add_function("kiln_crd", || {
+            Value::from(Serde(crate::spec::crd::custom_resource_definition()))
+        });
         for (name, source) in &chart.sources {
             env.add_template_owned(name.clone(), source.clone())
                 .map_err(|error| ChartError::Invalid {
@@ -75,6 +80,22 @@ impl Engine {
         let mut objects = self.render_all(&self.chart.instance_templates, &ctx)?;
         for object in &mut objects {
             object.instance = Some(instance.name.clone());
+        }
+        Ok(objects)
+    }
+
+    /// Renders a `manifests`-model chart for one spec: templates see `spec`, `metadata`
+    /// (`name`, `namespace`), `values` and `chart`.
+    pub fn render_plain(&self, plain: &PlainSpec) -> Result<Vec<Object>, Finding> {
+        let ctx = context! {
+            spec => Value::from(Serde(&plain.spec)),
+            metadata => context! { name => plain.name.clone(), namespace => plain.namespace.clone() },
+            values => self.values.clone(),
+            chart => context! { name => self.chart.name.clone() },
+        };
+        let mut objects = self.render_all(&self.chart.instance_templates, &ctx)?;
+        for object in &mut objects {
+            object.instance = Some(plain.name.clone());
         }
         Ok(objects)
     }

@@ -21,6 +21,62 @@ pub fn decode(document: &Value) -> (MicroServiceDeploy, Vec<Finding>) {
     (object, decoder.findings)
 }
 
+/// A spec of a `manifests`-model chart: only its name and that `spec` is a mapping are
+/// checked; the chart's templates read the rest.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlainSpec {
+    pub name: String,
+    pub namespace: Option<String>,
+    pub spec: Value,
+}
+
+pub fn decode_plain(document: &Value) -> (Option<PlainSpec>, Vec<Finding>) {
+    let mut decoder = Decoder::default();
+    let root = FieldPath::root();
+    let mut result = None;
+    if let Some(fields) = decoder.mapping(document, &root, TOP_LEVEL_FIELDS) {
+        let metadata = fields
+            .get("metadata")
+            .and_then(|m| decoder.mapping(m, &root.key("metadata"), METADATA_FIELDS));
+        let text = |decoder: &mut Decoder, key: &str| {
+            let value = metadata?.get(key)?;
+            decoder.string(value, &root.key("metadata").key(key))
+        };
+        let name = text(&mut decoder, "name");
+        let namespace = text(&mut decoder, "namespace");
+        // The chart's templates own the spec's fields; kiln only needs a mapping.
+        let spec = fields.get("spec").and_then(|spec| {
+            if spec.is_object() {
+                Some(spec.clone())
+            } else {
+                decoder.type_error(&root.key("spec"), "must be a mapping", spec);
+                None
+            }
+        });
+        match (name, spec) {
+            (Some(name), Some(spec)) => {
+                result = Some(PlainSpec {
+                    name,
+                    namespace,
+                    spec,
+                })
+            }
+            (None, _) => decoder.findings.push(Finding::error(
+                "required",
+                root.key("metadata").key("name"),
+                "is required",
+            )),
+            (_, None) if !fields.contains_key("spec") => {
+                decoder
+                    .findings
+                    .push(Finding::error("required", root.key("spec"), "is required"));
+            }
+            _ => {}
+        }
+    }
+    (result, decoder.findings)
+}
+
 #[derive(Default)]
 struct Decoder {
     findings: Vec<Finding>,
