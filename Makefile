@@ -3,7 +3,7 @@
 CARGO ?= cargo
 KILN := target/debug/kiln
 
-.PHONY: build test demo bench lint tools
+.PHONY: build test demo bench bench-webhook lint tools webhook-local
 
 build:
 	$(CARGO) build --workspace
@@ -24,6 +24,15 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
 
-# kiln vs helm template vs kubectl kustomize; see bench/README.md.
+# kiln vs helm template vs kubectl kustomize (README, Benchmark).
 bench:
 	bench/render.sh
+
+# kiln-webhook under wrk, against a bare rustls endpoint (README, Admission webhook).
+bench-webhook:
+	bench/webhook.sh
+
+# The webhook on https://127.0.0.1:8443 with a CA and certificate generated on first use.
+webhook-local:
+	@[ -f target/dev-certs/tls.crt ] || $(CARGO) run -q -p kiln-webhook --bin kiln-certs -- --out-dir target/dev-certs --name localhost --name 127.0.0.1 >/dev/null
+	$(CARGO) run -q -p kiln-webhook -- --listen 127.0.0.1:8443 --tls-cert target/dev-certs/tls.crt --tls-key target/dev-certs/tls.key
