@@ -211,14 +211,8 @@ fn kubectl_kustomize_of_the_folder_yields_the_stream() {
         "{}",
         String::from_utf8_lossy(&kustomize.stderr)
     );
-    let parse = |text: &str| -> Vec<serde_json::Value> {
-        serde_yaml_ng::Deserializer::from_str(text)
-            .map(|d| serde::Deserialize::deserialize(d).unwrap())
-            .filter(|v: &serde_json::Value| !v.is_null())
-            .collect()
-    };
-    let from_kustomize = parse(&String::from_utf8(kustomize.stdout).unwrap());
-    let from_stream = parse(&stream.stdout);
+    let from_kustomize = util::parse_stream(&String::from_utf8(kustomize.stdout).unwrap());
+    let from_stream = util::parse_stream(&stream.stdout);
     assert_eq!(from_stream.len(), 29);
     assert_eq!(from_kustomize, from_stream, "same objects, same order");
 }
@@ -464,13 +458,7 @@ fn the_webhook_chart_deploys_the_crd_that_kiln_crd_prints() {
     assert_eq!(rendered.code, 0, "{}", rendered.stderr);
     let crd = kiln(dir.path(), &["crd"], None);
     assert_eq!(crd.code, 0);
-    let parse = |text: &str| -> Vec<serde_json::Value> {
-        serde_yaml_ng::Deserializer::from_str(text)
-            .map(|d| serde::Deserialize::deserialize(d).unwrap())
-            .filter(|v: &serde_json::Value| !v.is_null())
-            .collect()
-    };
-    let mut from_chart = parse(&rendered.stdout)
+    let mut from_chart = util::parse_stream(&rendered.stdout)
         .into_iter()
         .find(|o| o["kind"] == "CustomResourceDefinition")
         .expect("the chart renders the CRD");
@@ -488,7 +476,7 @@ fn the_webhook_chart_deploys_the_crd_that_kiln_crd_prints() {
             .unwrap()
             .remove("annotations");
     }
-    assert_eq!(from_chart, parse(&crd.stdout)[0]);
+    assert_eq!(from_chart, util::parse_stream(&crd.stdout)[0]);
 }
 
 #[test]

@@ -40,15 +40,7 @@ fn errors(object: &Value, old: Option<&Value>) -> Vec<String> {
 
 #[test]
 fn every_rendered_object_is_guarded_and_passes() {
-    for kind in [
-        "Deployment",
-        "Service",
-        "ConfigMap",
-        "ServiceAccount",
-        "HorizontalPodAutoscaler",
-        "PodDisruptionBudget",
-        "ResourceQuota",
-    ] {
+    for kind in kiln::guard::GUARDED_KINDS {
         let object = rendered(kind);
         assert!(is_guarded(&object), "{kind}");
         assert_eq!(

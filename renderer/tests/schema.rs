@@ -115,9 +115,8 @@ fn rendered_webhook_chart(dir: &Path) -> Vec<std::path::PathBuf> {
             None,
         );
         assert_eq!(run.code, 0, "{}", run.stderr);
-        let core: Vec<serde_json::Value> = serde_yaml_ng::Deserializer::from_str(&run.stdout)
-            .map(|d| serde::Deserialize::deserialize(d).unwrap())
-            .filter(|v: &serde_json::Value| !v.is_null())
+        let core: Vec<serde_json::Value> = util::parse_stream(&run.stdout)
+            .into_iter()
             .filter(|v| {
                 !v["apiVersion"]
                     .as_str()

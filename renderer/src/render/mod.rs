@@ -77,11 +77,7 @@ impl Engine {
             values => self.values.clone(),
             chart => context! { name => self.chart.name.clone() },
         };
-        let mut objects = self.render_all(&self.chart.instance_templates, &ctx)?;
-        for object in &mut objects {
-            object.instance = Some(instance.name.clone());
-        }
-        Ok(objects)
+        self.render_instance_templates(&ctx, &instance.name)
     }
 
     /// Renders a `manifests`-model chart for one spec: templates see `spec`, `metadata`
@@ -93,9 +89,14 @@ impl Engine {
             values => self.values.clone(),
             chart => context! { name => self.chart.name.clone() },
         };
-        let mut objects = self.render_all(&self.chart.instance_templates, &ctx)?;
+        self.render_instance_templates(&ctx, &plain.name)
+    }
+
+    /// The per-spec templates, each object marked as belonging to instance `name`.
+    fn render_instance_templates(&self, ctx: &Value, name: &str) -> Result<Vec<Object>, Finding> {
+        let mut objects = self.render_all(&self.chart.instance_templates, ctx)?;
         for object in &mut objects {
-            object.instance = Some(plain.name.clone());
+            object.instance = Some(name.to_owned());
         }
         Ok(objects)
     }

@@ -87,3 +87,11 @@ pub fn spec(name: &str, namespace: &str) -> String {
         "apiVersion: custom.ops/v1\nkind: MicroServiceDeploy\nmetadata:\n  name: {name}-v1s0\n  namespace: {namespace}\nspec:\n  msName: {name}\n  version: \"1.0\"\n  image: registry.example.com/{name}:1.0.0\n  replicas: 2\n  resourceRequirements:\n    limits: {{cpu: 500m, memory: 256Mi}}\n"
     )
 }
+
+/// The non-empty documents of a YAML stream, as JSON values.
+pub fn parse_stream(text: &str) -> Vec<serde_json::Value> {
+    serde_yaml_ng::Deserializer::from_str(text)
+        .map(|d| serde::Deserialize::deserialize(d).unwrap())
+        .filter(|v: &serde_json::Value| !v.is_null())
+        .collect()
+}
