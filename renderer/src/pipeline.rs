@@ -412,8 +412,7 @@ fn collect_objects(
     let mut producers: HashMap<(String, Option<String>, String), usize> = HashMap::new();
     let mut conflicts: BTreeMap<(usize, usize), Vec<String>> = BTreeMap::new();
     for (index, result) in rendered {
-        let index = &index;
-        let locate = |finding: Finding| attach(finding, &checked[*index], &documents[*index]);
+        let locate = |finding: Finding| attach(finding, &checked[index], &documents[index]);
         let rendered = match result {
             Ok(rendered) => rendered,
             Err(finding) => {
@@ -432,11 +431,11 @@ fn collect_objects(
             );
             match producers.get(&identity) {
                 Some(first) => conflicts
-                    .entry((*first, *index))
+                    .entry((*first, index))
                     .or_default()
                     .push(describe(&manifest)),
                 None => {
-                    producers.insert(identity, *index);
+                    producers.insert(identity, index);
                     report.objects.push(manifest);
                 }
             }
