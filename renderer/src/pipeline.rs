@@ -10,7 +10,7 @@ use crate::output::{Manifest, order};
 use crate::postprocess;
 use crate::render::{Engine, Instance, NamespaceSummary};
 use crate::rules::{self, Subject};
-use crate::spec::decode::{PlainSpec, decode, decode_plain};
+use crate::spec::decode::{PlainSpec, decode_plain, decode_written};
 use crate::spec::defaults;
 use crate::spec::load::Document;
 use crate::spec::model::{KIND, MicroServiceDeploy};
@@ -138,7 +138,10 @@ impl Kiln {
                 manifests = plain.map(|plain| (index, plain));
             }
             Ok(Target::Microservice) => {
-                let (decoded, decode_findings, filled) = self.decode_with_defaults(&document.value);
+                let (decoded, decode_findings, filled) = self
+                    .decode_with_defaults(&document.value, &|field: &FieldPath| {
+                        document.written_scalar(field)
+                    });
                 let rule_findings = rules::check(&Subject {
                     object: &filled,
                     written: &decoded.spec,
@@ -181,7 +184,7 @@ impl Kiln {
         if self.dispatch(document).ok()? != Target::Microservice {
             return None;
         }
-        let (_, _, filled) = self.decode_with_defaults(document);
+        let (_, _, filled) = self.decode_with_defaults(document, &|_| None);
         let filled_spec = serde_json::to_value(&filled.spec).ok()?;
         let mut result = document.clone();
         let spec = result.get_mut("spec")?;
@@ -193,8 +196,9 @@ impl Kiln {
     fn decode_with_defaults(
         &self,
         document: &serde_json::Value,
+        written: &dyn Fn(&FieldPath) -> Option<String>,
     ) -> (MicroServiceDeploy, Vec<Finding>, MicroServiceDeploy) {
-        let (decoded, findings) = decode(document);
+        let (decoded, findings) = decode_written(document, written);
         let mut filled = decoded.clone();
         defaults::apply(&mut filled, &self.chart().defaults);
         (decoded, findings, filled)

@@ -92,14 +92,44 @@ fn write_string(out: &mut String, text: &str, width: usize, is_key: bool) {
         out.push_str(text);
     } else if !is_key && can_be_literal_block(text) {
         write_literal_block(out, text, width);
-    } else if text.chars().all(|c| !c.is_control()) {
+    } else if text
+        .chars()
+        .all(|c| c != '\n' && c != '\t' && !needs_escape(c))
+    {
         out.push('\'');
         out.push_str(&text.replace('\'', "''"));
         out.push('\'');
     } else {
-        // JSON string escapes are valid in YAML double-quoted scalars.
-        out.push_str(&serde_json::to_string(text).expect("strings serialise"));
+        write_double_quoted(out, text);
     }
+}
+
+/// Characters that must never appear raw in a scalar: anything outside YAML's printable set,
+/// and the characters that some readers take for a line break or a byte-order mark (U+0085,
+/// U+2028, U+2029 for libyaml, go-yaml and PyYAML; a raw CR for everyone). Written raw, they
+/// would let a value end a line and start a key of its own.
+pub fn needs_escape(c: char) -> bool {
+    let printable = matches!(c, '\t' | '\n' | '\u{20}'..='\u{7e}' | '\u{a0}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}' | '\u{10000}'..);
+    !printable || matches!(c, '\r' | '\u{85}' | '\u{2028}' | '\u{2029}' | '\u{feff}')
+}
+
+/// A double-quoted scalar: `\\`, `\"`, `\n`, `\t`, and `\uXXXX` for everything in `needs_escape`.
+fn write_double_quoted(out: &mut String, text: &str) {
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            c if needs_escape(c) => {
+                use std::fmt::Write as _;
+                let _ = write!(out, "\\u{:04X}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
 }
 
 /// True when `text` written plain reads back as this same string in YAML 1.1 and 1.2.
@@ -125,11 +155,11 @@ pub(crate) fn is_plain_safe(text: &str) -> bool {
         }
         previous = byte;
     }
-    // Non-ASCII: no control, byte-order mark or unusual white space.
+    // Non-ASCII: nothing to escape and no unusual white space.
     if !text.is_ascii()
         && text
             .chars()
-            .any(|c| !c.is_ascii() && (c.is_control() || c.is_whitespace() || c == '\u{feff}'))
+            .any(|c| !c.is_ascii() && (needs_escape(c) || c.is_whitespace()))
     {
         return false;
     }
@@ -163,8 +193,8 @@ pub(crate) fn is_number_with_unit(text: &str) -> bool {
 fn can_be_literal_block(text: &str) -> bool {
     text.contains('\n')
         && !text.starts_with([' ', '\n'])
-        && !text.contains(['\r', '\t', '\u{feff}'])
-        && text.chars().all(|c| c == '\n' || !c.is_control())
+        && !text.contains('\t')
+        && text.chars().all(|c| c == '\n' || !needs_escape(c))
         && !text.lines().any(|line| line.ends_with(' '))
 }
 

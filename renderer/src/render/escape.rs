@@ -25,7 +25,26 @@ pub fn yaml_formatter(
         )
         .with_source(e)
     })?;
-    out.write_str(&json).map_err(Error::from)
+    out.write_str(&escape_line_breaks(json))
+        .map_err(Error::from)
+}
+
+/// JSON leaves U+0085, U+2028, U+2029, C1 controls and other non-printables raw inside
+/// strings; YAML 1.1 readers would break the line there. `\uXXXX` means the same character
+/// to a JSON reader and to a YAML one, and such characters only occur inside JSON strings.
+fn escape_line_breaks(json: String) -> String {
+    if json.is_ascii() || !json.chars().any(crate::output::yaml::needs_escape) {
+        return json;
+    }
+    let mut escaped = String::with_capacity(json.len() + 16);
+    for c in json.chars() {
+        if crate::output::yaml::needs_escape(c) {
+            escaped.push_str(&format!("\\u{:04X}", u32::from(c)));
+        } else {
+            escaped.push(c);
+        }
+    }
+    escaped
 }
 
 #[cfg(test)]
@@ -63,6 +82,21 @@ mod tests {
             "- item",
         ] {
             let out = render("k: {{ v }}", Value::from(text));
+            let parsed: serde_json::Value = serde_yaml_ng::from_str(&out).unwrap();
+            assert_eq!(parsed["k"], text, "{out}");
+        }
+    }
+
+    #[test]
+    fn unicode_line_breaks_are_escaped() {
+        for text in [
+            "a\u{2028}b: c",
+            "a\u{2029}---\u{2029}kind: X",
+            "a\u{85}b",
+            "\u{feff}x\u{9f}",
+        ] {
+            let out = render("k: {{ v }}", Value::from(text));
+            assert!(out.is_ascii(), "{out}");
             let parsed: serde_json::Value = serde_yaml_ng::from_str(&out).unwrap();
             assert_eq!(parsed["k"], text, "{out}");
         }

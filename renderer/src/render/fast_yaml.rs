@@ -14,6 +14,11 @@ use serde_json::{Map, Value};
 
 /// The documents of `text`, or `None` when the text is outside the fast subset.
 pub fn parse_documents(text: &str) -> Option<Vec<Value>> {
+    // Characters that YAML 1.1 and JSON readers disagree on (U+2028 ends a line for libyaml,
+    // not for serde_json) belong to the full parser.
+    if !text.is_ascii() && text.chars().any(crate::output::yaml::needs_escape) {
+        return None;
+    }
     let mut documents = Vec::new();
     let mut lines = Vec::new();
     for raw in text.lines() {

@@ -16,7 +16,19 @@ use crate::finding::{FieldPath, Finding};
 /// Decodes a MicroServiceDeploy; the result is usable even when findings were reported,
 /// so that later rules can still run on the fields that were fine.
 pub fn decode(document: &Value) -> (MicroServiceDeploy, Vec<Finding>) {
-    let mut decoder = Decoder::default();
+    decode_written(document, &|_| None)
+}
+
+/// As `decode`, with a way to read a scalar as it was written in the file, so a hint can
+/// quote `1.10` rather than the number 1.1 that YAML made of it.
+pub fn decode_written(
+    document: &Value,
+    written: &dyn Fn(&FieldPath) -> Option<String>,
+) -> (MicroServiceDeploy, Vec<Finding>) {
+    let mut decoder = Decoder {
+        findings: Vec::new(),
+        written,
+    };
     let object = decoder.object(document);
     (object, decoder.findings)
 }
@@ -31,7 +43,10 @@ pub struct PlainSpec {
 }
 
 pub fn decode_plain(document: &Value) -> (Option<PlainSpec>, Vec<Finding>) {
-    let mut decoder = Decoder::default();
+    let mut decoder = Decoder {
+        findings: Vec::new(),
+        written: &|_| None,
+    };
     let root = FieldPath::root();
     let mut result = None;
     if let Some(fields) = decoder.mapping(document, &root, TOP_LEVEL_FIELDS) {
@@ -77,12 +92,12 @@ pub fn decode_plain(document: &Value) -> (Option<PlainSpec>, Vec<Finding>) {
     (result, decoder.findings)
 }
 
-#[derive(Default)]
-struct Decoder {
+struct Decoder<'w> {
     findings: Vec<Finding>,
+    written: &'w dyn Fn(&FieldPath) -> Option<String>,
 }
 
-impl Decoder {
+impl Decoder<'_> {
     fn object(&mut self, document: &Value) -> MicroServiceDeploy {
         let root = FieldPath::root();
         let Some(fields) = self.mapping(document, &root, TOP_LEVEL_FIELDS) else {
@@ -260,11 +275,12 @@ impl Decoder {
         match value {
             Value::String(text) => Some(text.clone()),
             Value::Number(number) => {
+                let as_written = (self.written)(path).unwrap_or_else(|| number.to_string());
                 self.findings.push(
                     Finding::error("field-type", path.clone(), "must be a quoted string")
                         .got(number)
                         .hint(format!(
-                            "write \"{number}\"; unquoted, YAML reads 1.10 as the number 1.1"
+                            "write \"{as_written}\"; unquoted, YAML reads 1.10 as the number 1.1"
                         )),
                 );
                 None

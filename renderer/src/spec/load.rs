@@ -77,12 +77,26 @@ impl Document {
         let positions = source
             .positions
             .get_or_init(|| Positions::index_stream(&source.text));
-        let (line, column) = positions.get(*index)?.find(field)?;
+        let (line, column) = positions
+            .get(*index)
+            .and_then(|document| document.find(field))
+            // Not indexed at all (saphyr gave up before this document): the file's start.
+            .unwrap_or((1, 1));
         Some(Location {
             file: self.file.clone(),
             line,
             column,
         })
+    }
+
+    /// The scalar at `field` exactly as it was written (`1.10`, not the number 1.1).
+    pub fn written_scalar(&self, field: &FieldPath) -> Option<String> {
+        let (source, index) = self.source.as_ref()?;
+        let positions = source
+            .positions
+            .get_or_init(|| Positions::index_stream(&source.text));
+        let (start, end) = positions.get(*index)?.scalar_range(field)?;
+        Some(source.text.chars().skip(start).take(end - start).collect())
     }
 }
 
@@ -93,17 +107,7 @@ pub fn read_inputs(paths: &[String]) -> Result<Vec<InputFile>, LoadError> {
     let mut seen = BTreeSet::new();
     for path in paths {
         if path == "-" {
-            let mut text = String::new();
-            std::io::stdin()
-                .read_to_string(&mut text)
-                .map_err(|source| LoadError::Io {
-                    path: "<stdin>".into(),
-                    source,
-                })?;
-            files.push(InputFile {
-                name: "<stdin>".into(),
-                text: text.into(),
-            });
+            files.push(read_capped("<stdin>", std::io::stdin().lock())?);
             continue;
         }
         let as_path = Path::new(path);
@@ -139,19 +143,35 @@ pub fn read_inputs(paths: &[String]) -> Result<Vec<InputFile>, LoadError> {
 
 fn read_file(path: &Path) -> Result<InputFile, LoadError> {
     let name = path.display().to_string();
-    let io_error = |source| LoadError::Io {
+    let file = fs::File::open(path).map_err(|source| LoadError::Io {
         path: name.clone(),
         source,
-    };
-    let file = fs::File::open(path).map_err(io_error)?;
+    })?;
+    read_capped(&name, file)
+}
+
+/// Reads at most `MAX_FILE_BYTES` (files and stdin alike), as UTF-8, without a byte-order mark.
+fn read_capped(name: &str, reader: impl Read) -> Result<InputFile, LoadError> {
     let mut bytes = Vec::new();
-    file.take(MAX_FILE_BYTES + 1)
+    reader
+        .take(MAX_FILE_BYTES + 1)
         .read_to_end(&mut bytes)
-        .map_err(io_error)?;
+        .map_err(|source| LoadError::Io {
+            path: name.to_owned(),
+            source,
+        })?;
     if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(LoadError::TooLarge { path: name });
+        return Err(LoadError::TooLarge {
+            path: name.to_owned(),
+        });
     }
-    let text = String::from_utf8(bytes).map_err(|_| LoadError::NotUtf8 { path: name.clone() })?;
+    let mut text = String::from_utf8(bytes).map_err(|_| LoadError::NotUtf8 {
+        path: name.to_owned(),
+    })?;
+    // Editors on Windows write a byte-order mark; it is not part of the YAML.
+    if text.starts_with('\u{feff}') {
+        text.drain(..'\u{feff}'.len_utf8());
+    }
     Ok(InputFile {
         name: name.into(),
         text: text.into(),
@@ -189,12 +209,26 @@ fn has_yaml_extension(path: &Path) -> bool {
 /// Splits a file into its non-empty documents. A YAML error ends the file: what follows a
 /// syntax error cannot be trusted, and reporting it would only add noise.
 pub fn parse_documents(file: &InputFile) -> (Vec<Document>, Vec<Finding>) {
+    let stripped;
+    let file = match file.text.strip_prefix('\u{feff}') {
+        Some(text) => {
+            stripped = InputFile {
+                name: file.name.clone(),
+                text: text.into(),
+            };
+            &stripped
+        }
+        None => file,
+    };
     let source = Arc::new(SourceText {
         text: file.text.clone(),
         positions: OnceLock::new(),
     });
     let mut documents = Vec::new();
     let mut findings = Vec::new();
+    if let Some(finding) = ambiguous_line_break(file) {
+        return (documents, vec![finding]);
+    }
     for (index, document) in serde_yaml_ng::Deserializer::from_str(&file.text).enumerate() {
         match serde_json::Value::deserialize(document) {
             Ok(serde_json::Value::Null) => {}
@@ -222,6 +256,41 @@ pub fn parse_all(files: &[InputFile]) -> (Vec<Document>, Vec<Finding>) {
         findings.extend(file_findings);
     }
     (documents, findings)
+}
+
+/// U+0085, U+2028 and U+2029 end a line for YAML 1.1 readers (libyaml, go-yaml, PyYAML) and
+/// not for YAML 1.2 ones, so a file holding one raw means different things to kiln, to the
+/// reviewer's tools and to the cluster's. Written escaped in a double-quoted string, it is fine.
+fn ambiguous_line_break(file: &InputFile) -> Option<Finding> {
+    let (byte, character) = file
+        .text
+        .char_indices()
+        .find(|(_, c)| matches!(c, '\u{85}' | '\u{2028}' | '\u{2029}'))?;
+    let before = &file.text[..byte];
+    let line = before.matches('\n').count() + 1;
+    let column = before[before.rfind('\n').map_or(0, |i| i + 1)..]
+        .chars()
+        .count()
+        + 1;
+    let escaped = format!("\\u{:04X}", u32::from(character));
+    Some(
+        Finding::error(
+            "yaml-syntax",
+            FieldPath::root(),
+            format!(
+                "invalid YAML: raw U+{:04X} is a line break to some YAML readers and not to others",
+                u32::from(character)
+            ),
+        )
+        .hint(format!(
+            "write it as {escaped} inside a double-quoted string"
+        ))
+        .at(Location {
+            file: file.name.clone(),
+            line,
+            column,
+        }),
+    )
 }
 
 fn yaml_finding(file: &Arc<str>, error: &serde_yaml_ng::Error) -> Finding {
