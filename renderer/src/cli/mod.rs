@@ -124,8 +124,16 @@ fn render(args: &RenderArgs) -> Result<ExitCode, String> {
                 .map_err(|e| format!("cannot write to stdout: {e}"))?;
         }
         Some(dir) => {
-            let files = output::folder::plan(&report.objects);
-            let summary = output::folder::write(dir, &files).map_err(|e| e.to_string())?;
+            let files = output::folder::plan(&report.objects)
+                .map_err(|e| format!("{e}; nothing was written"))?;
+            let summary = output::folder::write(dir, &files)
+                .map_err(|e| format!("{e}; nothing was written"))?;
+            for path in &summary.unrecorded {
+                eprintln!(
+                    "kiln: note: {path} carries kiln's header but is not listed in this folder's {}; left in place",
+                    output::folder::KUSTOMIZATION
+                );
+            }
             eprintln!(
                 "kiln: {} objects in {}: {} files written, {} unchanged, {} removed",
                 report.objects.len(),
