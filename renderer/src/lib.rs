@@ -23,6 +23,7 @@ pub mod chart;
 pub mod cli;
 pub mod finding;
 pub mod guard;
+pub mod namespaces;
 pub mod output;
 mod parallel;
 mod pipeline;

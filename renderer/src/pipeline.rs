@@ -7,13 +7,13 @@ use std::collections::{BTreeMap, HashMap};
 use crate::chart::{Chart, ChartError, KindId, Model};
 use crate::finding::{FieldPath, Finding, Location, ObjectRef};
 use crate::output::{Manifest, order};
-use crate::postprocess;
 use crate::render::{Engine, Instance, NamespaceSummary};
 use crate::rules::{self, Subject};
 use crate::spec::decode::{PlainSpec, decode_plain, decode_written};
 use crate::spec::defaults;
 use crate::spec::load::Document;
 use crate::spec::model::{KIND, MicroServiceDeploy};
+use crate::{namespaces, postprocess};
 
 /// The renderer: charts compiled and ready, shared by every request or run.
 pub struct Kiln {
@@ -161,6 +161,22 @@ impl Kiln {
                 defaulted = Some(filled);
             }
         }
+        if let Ok(target) = self.dispatch(&document.value) {
+            let values = &self.engine_for(target).chart().values;
+            let namespace = document
+                .value
+                .pointer("/metadata/namespace")
+                .and_then(|v| v.as_str())
+                .or_else(|| values.get("namespace").and_then(|v| v.as_str()))
+                .unwrap_or("default");
+            if namespaces::is_refused(namespace, values) {
+                findings.push(namespaces::refused(
+                    FieldPath::of(&["metadata", "namespace"]),
+                    namespace,
+                    "renders into",
+                ));
+            }
+        }
         for finding in &mut findings {
             finding.object.get_or_insert_with(|| object.clone());
             if finding.location.is_none() {
@@ -202,6 +218,13 @@ impl Kiln {
         let mut filled = decoded.clone();
         defaults::apply(&mut filled, &self.chart().defaults);
         (decoded, findings, filled)
+    }
+
+    fn engine_for(&self, target: Target) -> &Engine {
+        match target {
+            Target::Microservice => &self.engine,
+            Target::Manifests(index) => &self.manifest_engines[index],
+        }
     }
 
     /// True when the document's apiVersion and kind are one this renderer has a chart for.
@@ -305,8 +328,7 @@ impl Kiln {
             rendered.push((*index, self.render_manifests(*engine, spec)));
         }
         collect_objects(rendered, &checked, &documents, &mut report);
-        let instance_refs: Vec<&Instance> = instances.iter().map(|(_, i)| i).collect();
-        self.render_namespaces(&instance_refs, &mut report);
+        self.render_namespaces(&instances, &checked, &documents, &mut report);
         order::sort(&mut report.objects);
         report
             .findings
@@ -330,7 +352,7 @@ impl Kiln {
         let render_one = |(_, instance): &(usize, Instance)| {
             let mut objects = self.engine.render_instance(instance)?;
             postprocess::finish_instance(&mut objects, &instance.spec_ref);
-            Ok(Rendered::from_objects(objects))
+            Ok(Rendered::from_objects(objects, &self.chart().values))
         };
         crate::parallel::map(instances, render_one)
     }
@@ -342,31 +364,36 @@ impl Kiln {
         let namespace = spec.namespace.as_deref().unwrap_or("default");
         let source = format!("{} {namespace}/{}", engine.chart().renders.kind, spec.name);
         postprocess::stamp_source(&mut objects, &source);
-        Ok(Rendered::from_objects(objects))
+        Ok(Rendered::from_objects(objects, &engine.chart().values))
     }
 
     /// One set of namespace-wide objects (the ResourceQuota) per namespace.
-    fn render_namespaces(&self, instances: &[&Instance], report: &mut Report) {
-        let mut by_namespace: BTreeMap<&str, Vec<&Instance>> = BTreeMap::new();
-        for instance in instances {
+    /// Findings about a namespace go on its first spec, at `metadata.namespace`.
+    fn render_namespaces(
+        &self,
+        instances: &[(usize, Instance)],
+        checked: &[Checked],
+        documents: &[Document],
+        report: &mut Report,
+    ) {
+        let mut by_namespace: BTreeMap<&str, (usize, Vec<&Instance>)> = BTreeMap::new();
+        for (index, instance) in instances {
             by_namespace
                 .entry(instance.namespace.as_str())
-                .or_default()
+                .or_insert_with(|| (*index, Vec::new()))
+                .1
                 .push(instance);
         }
         let surge = self.chart().defaults.rollout.max_surge;
-        for (namespace, members) in by_namespace {
-            let namespace_ref = ObjectRef {
-                kind: "Namespace".into(),
-                name: Some(namespace.to_owned()),
-            };
+        for (namespace, (first, members)) in by_namespace {
             let result = NamespaceSummary::compute(namespace, &members, surge)
                 .map_err(|_| {
                     Finding::error(
                         "quota-overflow",
-                        FieldPath::root(),
-                        "the services' resources add up to more than a quota can hold",
+                        FieldPath::of(&["metadata", "namespace"]),
+                        format!("the services of namespace {namespace} add up to more resources than a quota can hold"),
                     )
+                    .hint("lower replicas or resources, or spread the services over namespaces")
                 })
                 .and_then(|summary| self.engine.render_namespace(&summary));
             match result {
@@ -378,7 +405,11 @@ impl Kiln {
                         report.objects.push(Manifest::from_object(object));
                     }
                 }
-                Err(finding) => report.findings.push(finding.object(namespace_ref)),
+                Err(finding) => {
+                    report
+                        .findings
+                        .push(attach(finding, &checked[first], &documents[first]))
+                }
             }
         }
     }
@@ -391,12 +422,24 @@ struct Rendered {
 }
 
 impl Rendered {
-    /// Checks each object against its Kubernetes type and writes its YAML.
-    fn from_objects(objects: Vec<crate::render::Object>) -> Rendered {
-        let findings = objects
+    /// Checks each object against its Kubernetes type and its namespace against the system
+    /// namespaces the chart's `values` allow, and writes its YAML.
+    fn from_objects(objects: Vec<crate::render::Object>, values: &serde_json::Value) -> Rendered {
+        let mut findings: Vec<Finding> = objects
             .iter()
             .filter_map(postprocess::check_schema)
             .collect();
+        for object in &objects {
+            if let Some(namespace) = &object.namespace
+                && namespaces::is_refused(namespace, values)
+            {
+                let what = format!(
+                    "{} renders {} {} into",
+                    object.template, object.kind, object.name
+                );
+                findings.push(namespaces::refused(FieldPath::root(), namespace, &what));
+            }
+        }
         let manifests = objects.into_iter().map(Manifest::from_object).collect();
         Rendered {
             manifests,

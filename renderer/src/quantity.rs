@@ -13,8 +13,6 @@ use std::fmt;
 use std::str::FromStr;
 
 const NANOS_PER_UNIT: i128 = 1_000_000_000;
-/// Kubernetes caps quantities near 2^63 milli-units; anything this large is a typo.
-const MAX_DIGITS: usize = 24;
 
 /// An exact quantity in nano-units.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -87,26 +85,34 @@ fn div_ceil(value: i128, divisor: i128) -> i128 {
     }
 }
 
-/// The multiplier of a suffix, as a numerator and denominator over one unit.
-fn suffix_scale(suffix: &str) -> Option<(i128, i128)> {
+/// The scale of a suffix: a power of ten and a binary multiplier. `e3`, `E-2` are exponents.
+fn suffix_scale(suffix: &str) -> Option<(i64, i128)> {
     Some(match suffix {
-        "" => (1, 1),
-        "n" => (1, 1_000_000_000),
-        "u" => (1, 1_000_000),
-        "m" => (1, 1_000),
-        "k" => (1_000, 1),
-        "M" => (1_000_000, 1),
-        "G" => (1_000_000_000, 1),
-        "T" => (1_000_000_000_000, 1),
-        "P" => (1_000_000_000_000_000, 1),
-        "E" => (1_000_000_000_000_000_000, 1),
-        "Ki" => (1 << 10, 1),
-        "Mi" => (1 << 20, 1),
-        "Gi" => (1 << 30, 1),
-        "Ti" => (1 << 40, 1),
-        "Pi" => (1 << 50, 1),
-        "Ei" => (1 << 60, 1),
-        _ => return None,
+        "" => (0, 1),
+        "n" => (-9, 1),
+        "u" => (-6, 1),
+        "m" => (-3, 1),
+        "k" => (3, 1),
+        "M" => (6, 1),
+        "G" => (9, 1),
+        "T" => (12, 1),
+        "P" => (15, 1),
+        "E" => (18, 1),
+        "Ki" => (0, 1 << 10),
+        "Mi" => (0, 1 << 20),
+        "Gi" => (0, 1 << 30),
+        "Ti" => (0, 1 << 40),
+        "Pi" => (0, 1 << 50),
+        "Ei" => (0, 1 << 60),
+        _ => {
+            // `e` or `E`, an optional sign, then digits (Kubernetes' decimalExponent).
+            let exponent = suffix.strip_prefix(['e', 'E'])?;
+            let digits = exponent.strip_prefix(['+', '-']).unwrap_or(exponent);
+            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            (exponent.parse::<i64>().ok()?, 1)
+        }
     })
 }
 
@@ -120,6 +126,10 @@ impl FromStr for Quantity {
     }
 }
 
+/// Kubernetes' grammar (`<signedNumber><suffix>`, apimachinery's `ParseQuantity`). Values
+/// are exact in nano-units up to about 10^29; larger ones saturate (they are valid, and
+/// compare above any realistic quantity), smaller non-zero ones round up to one nano-unit,
+/// as Kubernetes rounds them.
 fn parse_exact(text: &str) -> Option<Quantity> {
     let (negative, unsigned) = match text.as_bytes().first()? {
         b'-' => (true, &text[1..]),
@@ -131,39 +141,71 @@ fn parse_exact(text: &str) -> Option<Quantity> {
         .unwrap_or(unsigned.len());
     let (number, suffix) = unsigned.split_at(number_end);
     let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
-    if whole.is_empty() && fraction.is_empty() || fraction.contains('.') {
+    if fraction.contains('.') {
         return None;
     }
-    if whole.len() + fraction.len() > MAX_DIGITS {
+    // Kubernetes reads a lone sign as zero, but a lone '.' is not a number.
+    if whole.is_empty()
+        && fraction.is_empty()
+        && (number == "." || !suffix.is_empty() || unsigned.len() == text.len())
+    {
         return None;
     }
-    // digits as an integer, scaled down by 10^fraction.len()
-    let digits: i128 = format!("{whole}{fraction}").parse().ok()?;
-    let (mut numerator, mut denominator) = (digits, 10i128.checked_pow(fraction.len() as u32)?);
-    // `1E` is one exa; `1E3` is an exponent.
-    let exponent = suffix
-        .strip_prefix(['e', 'E'])
-        .filter(|rest| !rest.is_empty());
-    if let Some(exponent) = exponent {
-        let exponent: i32 = exponent.parse().ok()?;
-        if exponent.unsigned_abs() > 18 {
-            return None;
-        }
-        let scale = 10i128.pow(exponent.unsigned_abs());
-        if exponent >= 0 {
-            numerator = numerator.checked_mul(scale)?;
-        } else {
-            denominator = denominator.checked_mul(scale)?;
+    let (power, binary) = suffix_scale(suffix)?;
+    let digits = format!("{whole}{fraction}");
+    let digits = digits.trim_start_matches('0');
+    if digits.is_empty() {
+        return Some(Quantity::ZERO);
+    }
+    // value in nanos = digits * 10^(power - fraction digits + 9) * binary, rounded up.
+    let exponent = power
+        .saturating_sub(fraction.len() as i64)
+        .saturating_add(9);
+    let saturated = Quantity {
+        nanos: if negative { i128::MIN + 1 } else { i128::MAX },
+    };
+    let magnitude = if exponent >= 0 {
+        let scaled = (digits.len() as i64)
+            .checked_add(exponent)
+            .filter(|total| *total <= 38)
+            .and_then(|_| digits.parse::<i128>().ok())
+            .and_then(|d| d.checked_mul(10i128.checked_pow(exponent as u32)?))
+            .and_then(|d| d.checked_mul(binary));
+        match scaled {
+            Some(nanos) => nanos,
+            None => return Some(saturated),
         }
     } else {
-        let (times, divide) = suffix_scale(suffix)?;
-        numerator = numerator.checked_mul(times)?;
-        denominator = denominator.checked_mul(divide)?;
-    }
-    // Kubernetes rounds sub-nano precision up, away from zero.
-    let nanos = div_ceil(numerator.checked_mul(NANOS_PER_UNIT)?, denominator);
+        let shift = exponent.unsigned_abs();
+        if shift > 38 || digits.len() > 38 {
+            // Too small for a nano-unit (or too long to be exact): round up, as Kubernetes does,
+            // unless the integer part alone is large.
+            let integer_digits = digits.len() as i64 + exponent;
+            if integer_digits > 29 {
+                return Some(saturated);
+            }
+            let kept = usize::try_from(integer_digits.max(0)).unwrap_or(0);
+            let integer: i128 = if kept == 0 {
+                0
+            } else {
+                digits[..kept].parse().ok()?
+            };
+            integer
+                .checked_mul(binary)
+                .map_or(i128::MAX, |n| n.saturating_add(1))
+        } else {
+            let divisor = 10i128.pow(shift as u32);
+            let value: i128 = digits.parse().ok()?;
+            match value.checked_mul(binary) {
+                Some(product) => div_ceil(product, divisor),
+                None => (value / divisor)
+                    .checked_mul(binary)
+                    .map_or(i128::MAX, |n| n.saturating_add(1)),
+            }
+        }
+    };
     Some(Quantity {
-        nanos: if negative { -nanos } else { nanos },
+        nanos: if negative { -magnitude } else { magnitude },
     })
 }
 
@@ -237,13 +279,31 @@ mod tests {
     #[test]
     fn rejects_what_kubernetes_rejects() {
         for bad in [
-            "", "4 Gi", "4gi", "4GB", "1..2", "m", "1e", "1Kii", "abc", ".", "1e99",
+            "", "4 Gi", "4gi", "4GB", "1..2", "m", "1e", "1Kii", "abc", ".", "1e1.5", "1Ki5",
+            "1m3", "0x10", " 1", "1 ", "+.", "1e+", "1ei", "1EI", "--1", "1k2", "e3",
         ] {
             assert!(
                 bad.parse::<Quantity>().is_err(),
                 "{bad:?} should be rejected"
             );
         }
+    }
+
+    #[test]
+    fn accepts_everything_kubernetes_accepts() {
+        assert_eq!(q("1Ei"), q("1024Pi"));
+        assert_eq!(q("1e+3"), q("1k"));
+        assert_eq!(q("1E-3"), q("1m"));
+        assert_eq!(q("1.5e3"), q("1500"));
+        assert_eq!(q("-"), Quantity::ZERO);
+        assert_eq!(q("+"), Quantity::ZERO);
+        assert_eq!(q("000.000"), Quantity::ZERO);
+        // Valid, far beyond anything a spec means: it saturates instead of failing.
+        assert!(q("1e99") > q("1000000Ei"));
+        assert!(q("123456789012345678901234567890123456789012") > q("1e28"));
+        // Below a nano-unit, Kubernetes rounds up.
+        assert_eq!(q("1e-30"), q("1n"));
+        assert_eq!(q("0.0000000001"), q("1n"));
     }
 
     #[test]

@@ -14,7 +14,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::path::{Component, Path, PathBuf};
 
 use super::Manifest;
@@ -351,7 +351,8 @@ fn lock(parent: &Path, root: &Path) -> Result<fs::File, FolderError> {
     match handle.try_lock() {
         Ok(()) => {}
         Err(fs::TryLockError::WouldBlock) => {
-            eprintln!(
+            let _ = writeln!(
+                std::io::stderr(),
                 "kiln: another render is writing next to {}; waiting for it to finish",
                 root.display()
             );
