@@ -5,7 +5,7 @@
 //! that deliberately relaxes one is not contradicted by its own webhook.
 
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Container, PodSpec};
+use k8s_openapi::api::core::v1::{Container, ContainerPort, PodSpec, SecurityContext};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -107,6 +107,40 @@ fn deployment(object: &Value, values: &Value, findings: &mut Vec<Finding>) {
             findings,
         );
     }
+    // Init and ephemeral containers run on the same node with the same powers: every
+    // security rule holds for them too.
+    for (index, container) in pod.init_containers.iter().flatten().enumerate() {
+        let path = pod_path.key("initContainers").index(index);
+        security_checks(
+            container.security_context.as_ref(),
+            container.ports.as_deref(),
+            &path,
+            values,
+            findings,
+        );
+    }
+    for (index, container) in pod.ephemeral_containers.iter().flatten().enumerate() {
+        let path = pod_path.key("ephemeralContainers").index(index);
+        security_checks(
+            container.security_context.as_ref(),
+            container.ports.as_deref(),
+            &path,
+            values,
+            findings,
+        );
+    }
+    for (index, volume) in pod.volumes.iter().flatten().enumerate() {
+        if volume.host_path.is_some() {
+            findings.push(
+                Finding::error(
+                    "rendered-host",
+                    pod_path.key("volumes").index(index).key("hostPath"),
+                    "must not mount a path of the node",
+                )
+                .got_str(volume.host_path.as_ref().map_or("", |h| h.path.as_str())),
+            );
+        }
+    }
 }
 
 fn pod_checks(pod: &PodSpec, path: &FieldPath, values: &Value, findings: &mut Vec<Finding>) {
@@ -120,11 +154,15 @@ fn pod_checks(pod: &PodSpec, path: &FieldPath, values: &Value, findings: &mut Ve
             .got(true),
         );
     }
-    if pod.host_network == Some(true) || pod.host_pid == Some(true) || pod.host_ipc == Some(true) {
+    if pod.host_network == Some(true)
+        || pod.host_pid == Some(true)
+        || pod.host_ipc == Some(true)
+        || pod.host_users == Some(true)
+    {
         findings.push(Finding::error(
-            "rendered-security",
+            "rendered-host",
             path.clone(),
-            "must not share the node's network, PID or IPC namespaces",
+            "must not share the node's network, PID, IPC or user namespaces",
         ));
     }
     let expected = values.get("podSecurityContext");
@@ -181,8 +219,25 @@ fn container_checks(
             format!("must set {}", missing.join(" and ")),
         ));
     }
+    security_checks(
+        container.security_context.as_ref(),
+        container.ports.as_deref(),
+        path,
+        values,
+        findings,
+    );
+}
+
+/// The rules every container of the pod must keep, whatever its kind: not privileged, no
+/// capability beyond the chart's, the chart's strict flags, no port on the node.
+fn security_checks(
+    context: Option<&SecurityContext>,
+    ports: Option<&[ContainerPort]>,
+    path: &FieldPath,
+    values: &Value,
+    findings: &mut Vec<Finding>,
+) {
     let expected = values.get("containerSecurityContext");
-    let context = container.security_context.as_ref();
     let security = path.key("securityContext");
     if context.and_then(|c| c.privileged) == Some(true) {
         findings.push(
@@ -228,8 +283,8 @@ fn container_checks(
             });
         }
     }
-    let drops_all = context
-        .and_then(|c| c.capabilities.as_ref())
+    let capabilities = context.and_then(|c| c.capabilities.as_ref());
+    let drops_all = capabilities
         .and_then(|c| c.drop.as_ref())
         .is_some_and(|drop| drop.iter().any(|d| d == "ALL"));
     let wants_drop_all = expected
@@ -242,6 +297,46 @@ fn container_checks(
             security.key("capabilities").key("drop"),
             "must include ALL",
         ));
+    }
+    let allowed: Vec<&str> = expected
+        .and_then(|e| e.pointer("/capabilities/add"))
+        .and_then(Value::as_array)
+        .map(|add| add.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let extra: Vec<&String> = capabilities
+        .and_then(|c| c.add.as_ref())
+        .into_iter()
+        .flatten()
+        .filter(|capability| !allowed.contains(&capability.as_str()))
+        .collect();
+    if !extra.is_empty() {
+        findings.push(
+            Finding::error(
+                "rendered-capabilities",
+                security.key("capabilities").key("add"),
+                format!(
+                    "must not add capabilities beyond the chart's ({})",
+                    if allowed.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        allowed.join(", ")
+                    }
+                ),
+            )
+            .got(serde_json::json!(extra)),
+        );
+    }
+    for (index, port) in ports.into_iter().flatten().enumerate() {
+        if let Some(host_port) = port.host_port {
+            findings.push(
+                Finding::error(
+                    "rendered-host",
+                    path.key("ports").index(index).key("hostPort"),
+                    "must not open a port on the node",
+                )
+                .got(host_port),
+            );
+        }
     }
 }
 

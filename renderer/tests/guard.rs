@@ -131,7 +131,7 @@ fn rendered_security_rejects_privileged_containers_and_host_namespaces() {
         errors(&object, None),
         [
             format!(
-                "spec.template.spec: must not share the node's network, PID or IPC namespaces; {SOURCE}"
+                "spec.template.spec: must not share the node's network, PID, IPC or user namespaces; {SOURCE}"
             ),
             format!(
                 "spec.template.spec.containers[0].securityContext.privileged: must not be true (got true); {SOURCE}"
@@ -209,5 +209,107 @@ fn rendered_schema_rejects_a_deployment_kubernetes_would_not_read() {
     assert!(
         errors[0].starts_with("is not a valid Deployment: "),
         "{errors:?}"
+    );
+}
+
+// The integrity issue's attack: a privileged initContainer, SYS_ADMIN and a hostPath mount of
+// `/` on a kiln-managed Deployment were all allowed.
+
+/// A container that breaks nothing but what a test adds to it.
+fn compliant_container(name: &str) -> Value {
+    json!({
+        "name": name, "image": "registry.example.com/tool:1.0",
+        "securityContext": {"allowPrivilegeEscalation": false, "readOnlyRootFilesystem": true,
+                            "runAsNonRoot": true, "capabilities": {"drop": ["ALL"]}}
+    })
+}
+
+#[test]
+fn rendered_security_rejects_a_privileged_init_container() {
+    let mut object = rendered("Deployment");
+    let mut init = compliant_container("setup");
+    init["securityContext"]["privileged"] = json!(true);
+    object["spec"]["template"]["spec"]["initContainers"] = json!([init]);
+    assert_eq!(
+        errors(&object, None),
+        [format!(
+            "spec.template.spec.initContainers[0].securityContext.privileged: must not be true (got true); {SOURCE}"
+        )]
+    );
+}
+
+#[test]
+fn rendered_security_rejects_a_weakened_ephemeral_container() {
+    let mut object = rendered("Deployment");
+    let mut debug = compliant_container("debug");
+    debug["securityContext"]["allowPrivilegeEscalation"] = json!(true);
+    object["spec"]["template"]["spec"]["ephemeralContainers"] = json!([debug]);
+    assert_eq!(
+        errors(&object, None),
+        [format!(
+            "spec.template.spec.ephemeralContainers[0].securityContext.allowPrivilegeEscalation: must be false (got true); {SOURCE}"
+        )]
+    );
+}
+
+#[test]
+fn rendered_capabilities_rejects_sys_admin() {
+    let mut object = rendered("Deployment");
+    object["spec"]["template"]["spec"]["containers"][0]["securityContext"]["capabilities"]["add"] =
+        json!(["SYS_ADMIN"]);
+    assert_eq!(
+        errors(&object, None),
+        [format!(
+            "spec.template.spec.containers[0].securityContext.capabilities.add: must not add capabilities beyond the chart's (none) (got [\"SYS_ADMIN\"]); {SOURCE}"
+        )]
+    );
+}
+
+#[test]
+fn rendered_capabilities_accepts_what_the_chart_adds() {
+    let mut object = rendered("Deployment");
+    object["spec"]["template"]["spec"]["containers"][0]["securityContext"]["capabilities"]["add"] =
+        json!(["NET_BIND_SERVICE"]);
+    let mut values = Chart::builtin().unwrap().values;
+    values["containerSecurityContext"]["capabilities"]["add"] = json!(["NET_BIND_SERVICE"]);
+    assert_eq!(check(&object, None, &values), Vec::<Finding>::new());
+}
+
+#[test]
+fn rendered_host_rejects_a_host_path_mount_of_the_root() {
+    let mut object = rendered("Deployment");
+    object["spec"]["template"]["spec"]["volumes"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"name": "host", "hostPath": {"path": "/"}}));
+    assert_eq!(
+        errors(&object, None),
+        [format!(
+            "spec.template.spec.volumes[2].hostPath: must not mount a path of the node (got \"/\"); {SOURCE}"
+        )]
+    );
+}
+
+#[test]
+fn rendered_host_rejects_a_host_port() {
+    let mut object = rendered("Deployment");
+    object["spec"]["template"]["spec"]["containers"][0]["ports"][0]["hostPort"] = json!(8080);
+    assert_eq!(
+        errors(&object, None),
+        [format!(
+            "spec.template.spec.containers[0].ports[0].hostPort: must not open a port on the node (got 8080); {SOURCE}"
+        )]
+    );
+}
+
+#[test]
+fn rendered_host_rejects_the_host_pid_namespace() {
+    let mut object = rendered("Deployment");
+    object["spec"]["template"]["spec"]["hostPID"] = json!(true);
+    assert_eq!(
+        errors(&object, None),
+        [format!(
+            "spec.template.spec: must not share the node's network, PID, IPC or user namespaces; {SOURCE}"
+        )]
     );
 }

@@ -11,6 +11,13 @@ use kube_core::response::StatusSummary;
 
 /// Kubernetes shows warnings up to this length without truncating them.
 const MAX_WARNING_CHARS: usize = 120;
+/// A denial lists at most this many errors, then says how many more there are: a hostile or
+/// broken object must not make the answer larger than the question.
+const MAX_DENIAL_LINES: usize = 20;
+/// And each line is at most this long.
+const MAX_LINE_CHARS: usize = 1024;
+/// At most this many warnings.
+const MAX_WARNINGS: usize = 10;
 
 /// Which question the API server asked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,7 +123,13 @@ fn validate(
     let (errors, warnings): (Vec<&Finding>, Vec<&Finding>) =
         checked.findings.iter().partition(|f| f.is_error());
     if !warnings.is_empty() {
-        response.warnings = Some(warnings.iter().map(|f| short(&f.message_line())).collect());
+        response.warnings = Some(
+            warnings
+                .iter()
+                .take(MAX_WARNINGS)
+                .map(|f| short(&f.message_line(), MAX_WARNING_CHARS))
+                .collect(),
+        );
     }
     deny_or_allow(response, &errors)
 }
@@ -146,7 +159,17 @@ fn deny_or_allow(response: AdmissionResponse, errors: &[&Finding]) -> Verdict {
             denied_by: Vec::new(),
         };
     }
-    let message: Vec<String> = errors.iter().map(|f| f.message_line()).collect();
+    let mut message: Vec<String> = errors
+        .iter()
+        .take(MAX_DENIAL_LINES)
+        .map(|f| short(&f.message_line(), MAX_LINE_CHARS))
+        .collect();
+    if errors.len() > MAX_DENIAL_LINES {
+        message.push(format!(
+            "and {} more errors (run `kiln validate` on the spec for all of them)",
+            errors.len() - MAX_DENIAL_LINES
+        ));
+    }
     let mut response = response.deny(message.join("\n"));
     response.result.status = Some(StatusSummary::Failure);
     response.result.code = 422;
@@ -166,7 +189,7 @@ fn mutate(kiln: &Kiln, value: &serde_json::Value, response: AdmissionResponse) -
             denied_by: Vec::new(),
         };
     };
-    let patch: Patch = json_patch::diff(value, &defaulted);
+    let patch = keep_valid_defaults(kiln, json_patch::diff(value, &defaulted), &defaulted);
     if patch.0.is_empty() {
         return Verdict {
             response,
@@ -188,11 +211,53 @@ fn mutate(kiln: &Kiln, value: &serde_json::Value, response: AdmissionResponse) -
     }
 }
 
-/// Keeps a warning within what `kubectl` shows whole.
-fn short(text: &str) -> String {
-    if text.chars().count() <= MAX_WARNING_CHARS {
+/// Leaves out every added default that itself breaks a rule (a derived `fullName` over 63
+/// characters, say): patched in, it would make `/validate` complain about a field the user
+/// never wrote, in other words than the CLI's. Left out, `/validate` sees what the user wrote
+/// and gives exactly the CLI's message.
+fn keep_valid_defaults(kiln: &Kiln, patch: Patch, defaulted: &serde_json::Value) -> Patch {
+    let checked = kiln.check(&Document::from_value("mutate", defaulted.clone()));
+    let broken: Vec<String> = checked
+        .findings
+        .iter()
+        .filter(|f| f.is_error())
+        .map(|f| pointer(&f.field))
+        .collect();
+    let operations = patch
+        .0
+        .into_iter()
+        .filter(|operation| {
+            let json_patch::PatchOperation::Add(add) = operation else {
+                return true;
+            };
+            let path = add.path.to_string();
+            !broken
+                .iter()
+                .any(|field| *field == path || field.starts_with(&format!("{path}/")))
+        })
+        .collect();
+    Patch(operations)
+}
+
+/// A field path as a JSON pointer: `spec.fullName` -> `/spec/fullName`.
+fn pointer(field: &kiln::FieldPath) -> String {
+    field
+        .segments()
+        .iter()
+        .map(|segment| match segment {
+            kiln::finding::Segment::Key(key) => {
+                format!("/{}", key.replace('~', "~0").replace('/', "~1"))
+            }
+            kiln::finding::Segment::Index(index) => format!("/{index}"),
+        })
+        .collect()
+}
+
+/// Keeps a line within `max` characters.
+fn short(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
         return text.to_owned();
     }
-    let cut: String = text.chars().take(MAX_WARNING_CHARS - 3).collect();
+    let cut: String = text.chars().take(max - 3).collect();
     format!("{cut}...")
 }

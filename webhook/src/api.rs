@@ -61,7 +61,8 @@ pub fn reject(
         .rejected
         .get_or_create(&ReasonLabels { reason })
         .inc();
-    tracing::warn!(status = status.as_u16(), reason, detail, "request rejected");
+    // Debug formatting escapes newlines: a client cannot forge a log line.
+    tracing::warn!(status = status.as_u16(), reason, detail = ?detail, "request rejected");
     (status, format!("{detail}\n")).into_response()
 }
 
@@ -78,6 +79,23 @@ fn review(state: &AppState, body: &[u8], endpoint: Endpoint) -> Response {
             return reject(state, StatusCode::BAD_REQUEST, "malformed", detail);
         }
     };
+    let (api_version, kind) = (
+        review.types.api_version.as_str(),
+        review.types.kind.as_str(),
+    );
+    if kind != "AdmissionReview"
+        || !matches!(
+            api_version,
+            "admission.k8s.io/v1" | "admission.k8s.io/v1beta1"
+        )
+    {
+        let detail = format!(
+            "expected an admission.k8s.io/v1 (or v1beta1) AdmissionReview, got {:?} {:?}",
+            shorten(api_version),
+            shorten(kind)
+        );
+        return reject(state, StatusCode::BAD_REQUEST, "malformed", detail);
+    }
     let request: AdmissionRequest<DynamicObject> = match review.try_into() {
         Ok(request) => request,
         Err(error) => {
@@ -104,12 +122,14 @@ fn review(state: &AppState, body: &[u8], endpoint: Endpoint) -> Response {
             .get_or_create(&RuleLabels { rule })
             .inc();
     }
+    // Fields that come from the request are Debug-formatted (quoted and escaped), so a
+    // newline in a uid or a kind cannot start a forged log line.
     tracing::info!(
-        uid = %request.uid,
+        uid = ?request.uid,
         endpoint = endpoint.as_str(),
-        kind = %request.kind.kind,
-        namespace = request.namespace.as_deref().unwrap_or(""),
-        name = %request.name,
+        kind = ?request.kind.kind,
+        namespace = ?request.namespace.as_deref().unwrap_or(""),
+        name = ?request.name,
         operation = %labels.operation,
         dry_run = request.dry_run,
         verdict = verdict.outcome.as_str(),
@@ -130,6 +150,11 @@ fn review(state: &AppState, body: &[u8], endpoint: Endpoint) -> Response {
         })
         .observe(started.elapsed().as_secs_f64());
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// At most 64 characters of a client-supplied string, for messages.
+fn shorten(text: &str) -> String {
+    text.chars().take(64).collect()
 }
 
 /// Serialises the review with `response.patch` as a base64 string, as the API server expects;

@@ -83,7 +83,10 @@ pub async fn serve(kiln: Kiln, config: ServeConfig) -> Result<(), Box<dyn std::e
         cert: config.tls_cert.clone(),
         key: config.tls_key.clone(),
     };
-    let loaded = files.load()?;
+    let loaded = {
+        let files = files.clone();
+        tokio::task::spawn_blocking(move || files.load()).await??
+    };
     let metrics = Arc::new(metrics::Metrics::default());
     tls::record(&metrics, &loaded);
     let served = axum_server::tls_rustls::RustlsConfig::from_config(loaded.config.clone());

@@ -2,7 +2,9 @@
 //! configuration (TLS 1.2 and 1.3 only, ring, HTTP/1.1) and keeps it current: the files are
 //! polled, since Kubernetes Secret volumes swap a `..data` symlink that file events miss, and a
 //! new pair is installed only when it loads and its key matches; otherwise the last good pair
-//! keeps serving and the failure is logged and counted.
+//! keeps serving and the failure is logged and counted. Files are read on tokio's blocking
+//! pool, opened without blocking and only when they are regular files of bounded size, so a
+//! FIFO, a device or a huge file at the path is a counted failure, never a stalled server.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -29,8 +31,59 @@ pub enum TlsError {
     NoCertificate { path: PathBuf },
     #[error("{path}: cannot read a PEM private key: {detail}")]
     Key { path: PathBuf, detail: String },
+    #[error("{path}: is not a regular file (a FIFO, device or folder cannot hold a certificate)")]
+    NotRegular { path: PathBuf },
+    #[error("{path}: is larger than {MAX_PEM_BYTES} bytes, far more than a certificate or key")]
+    TooLarge { path: PathBuf },
     #[error("certificate and key do not make a usable pair: {0}")]
     Pair(rustls::Error),
+}
+
+impl TlsError {
+    /// A file briefly missing while a Secret volume swaps its `..data` link: try again later.
+    fn is_transient(&self) -> bool {
+        matches!(self, TlsError::Read { source, .. } if source.kind() == std::io::ErrorKind::NotFound)
+    }
+}
+
+/// A certificate chain or key is a few kilobytes; anything beyond this is not one.
+pub const MAX_PEM_BYTES: u64 = 1024 * 1024;
+
+/// Reads a regular file of at most `MAX_PEM_BYTES`. The file is opened with O_NONBLOCK, so a
+/// FIFO at the path cannot block the open, and its type is checked on the opened handle.
+fn read_pem_file(path: &Path) -> Result<Vec<u8>, TlsError> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let read_error = |source| TlsError::Read {
+        path: path.to_owned(),
+        source,
+    };
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+        .open(path)
+        .map_err(read_error)?;
+    let metadata = file.metadata().map_err(read_error)?;
+    if !metadata.is_file() {
+        return Err(TlsError::NotRegular {
+            path: path.to_owned(),
+        });
+    }
+    if metadata.len() > MAX_PEM_BYTES {
+        return Err(TlsError::TooLarge {
+            path: path.to_owned(),
+        });
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_PEM_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(read_error)?;
+    if bytes.len() as u64 > MAX_PEM_BYTES {
+        return Err(TlsError::TooLarge {
+            path: path.to_owned(),
+        });
+    }
+    Ok(bytes)
 }
 
 /// Where the serving certificate and its key live.
@@ -49,19 +102,25 @@ pub struct Loaded {
 
 impl CertificateFiles {
     fn read(&self) -> Result<(Vec<u8>, Vec<u8>), TlsError> {
-        let read = |path: &Path| {
-            std::fs::read(path).map_err(|source| TlsError::Read {
-                path: path.to_owned(),
-                source,
-            })
-        };
-        Ok((read(&self.cert)?, read(&self.key)?))
+        Ok((read_pem_file(&self.cert)?, read_pem_file(&self.key)?))
     }
 
-    /// Reads and checks both files now.
+    /// Reads and checks both files now (blocking: call it off the async workers).
     pub fn load(&self) -> Result<Loaded, TlsError> {
         let bytes = self.read()?;
         self.build(bytes)
+    }
+
+    /// `read` on tokio's blocking pool.
+    async fn read_off_runtime(&self) -> Result<(Vec<u8>, Vec<u8>), TlsError> {
+        let files = self.clone();
+        match tokio::task::spawn_blocking(move || files.read()).await {
+            Ok(result) => result,
+            Err(join) => Err(TlsError::Read {
+                path: self.cert.clone(),
+                source: std::io::Error::other(join.to_string()),
+            }),
+        }
     }
 
     fn build(&self, bytes: (Vec<u8>, Vec<u8>)) -> Result<Loaded, TlsError> {
@@ -117,13 +176,25 @@ pub async fn keep_current(
 ) {
     let mut current = first.bytes;
     let mut last_failed: Option<(Vec<u8>, Vec<u8>)> = None;
+    let mut last_read_error: Option<String> = None;
     loop {
         tokio::time::sleep(interval).await;
-        let bytes = match files.read() {
+        let bytes = match files.read_off_runtime().await {
             Ok(bytes) => bytes,
             // Mid-swap or briefly missing: try again at the next tick.
-            Err(_) => continue,
+            Err(error) if error.is_transient() => continue,
+            Err(error) => {
+                // Counted once per distinct problem, not at every tick.
+                let text = error.to_string();
+                if last_read_error.as_ref() != Some(&text) {
+                    metrics.reload_failures.inc();
+                    tracing::warn!(error = ?text, "certificate files are unusable; still serving the previous pair");
+                    last_read_error = Some(text);
+                }
+                continue;
+            }
         };
+        last_read_error = None;
         if bytes == current || last_failed.as_ref() == Some(&bytes) {
             continue;
         }

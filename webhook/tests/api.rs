@@ -348,3 +348,181 @@ async fn hand_edited_rendered_objects_are_denied_with_the_source_of_truth() {
         "guarded objects are never patched"
     );
 }
+
+// The integrity issue's admission gaps.
+
+/// The CLI's error lines for one document, judged alone.
+fn cli_errors(document: &Value) -> Vec<String> {
+    let kiln = Kiln::new(Chart::builtin().unwrap()).unwrap();
+    kiln.run(vec![kiln::spec::load::Document::from_value(
+        "cli",
+        document.clone(),
+    )])
+    .findings
+    .iter()
+    .filter(|f| f.is_error())
+    .map(kiln::Finding::message_line)
+    .collect()
+}
+
+/// What the API server does: /mutate, apply the patch, then /validate the result.
+async fn admitted_errors(app: &axum::Router, document: &Value) -> Vec<String> {
+    let mutated = post_review(
+        app,
+        "/mutate",
+        &review("CREATE", Some(document), None, false),
+    )
+    .await;
+    let mut object = document.clone();
+    if let Some(patch) = patch_of(&mutated) {
+        apply_patch(&mut object, &patch);
+    }
+    let validated = post_review(
+        app,
+        "/validate",
+        &review("CREATE", Some(&object), None, false),
+    )
+    .await;
+    if validated["allowed"] == true {
+        return Vec::new();
+    }
+    let message = validated["status"]["message"].as_str().unwrap();
+    let mut lines: Vec<String> = message.lines().map(str::to_owned).collect();
+    lines.sort();
+    lines
+}
+
+#[tokio::test]
+async fn every_invalid_fixture_gets_the_cli_message_through_mutate_and_validate() {
+    let app = app();
+    let fixtures =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../renderer/tests/fixtures");
+    let mut compared = 0;
+    for path in [fixtures.join("seed/ms-sample-v1s0.yaml")]
+        .into_iter()
+        .chain(
+            std::fs::read_dir(fixtures.join("render"))
+                .unwrap()
+                .map(|e| e.unwrap().path()),
+        )
+    {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let Ok(documents) = serde_yaml_ng::Deserializer::from_str(&text)
+            .map(serde::Deserialize::deserialize)
+            .collect::<Result<Vec<Value>, _>>()
+        else {
+            continue; // a YAML syntax error: nothing reaches a webhook
+        };
+        for document in documents
+            .iter()
+            .filter(|d| d["kind"] == "MicroServiceDeploy")
+        {
+            let mut expected = cli_errors(document);
+            if expected.is_empty() {
+                continue;
+            }
+            expected.sort();
+            assert_eq!(
+                admitted_errors(&app, document).await,
+                expected,
+                "{}",
+                path.display()
+            );
+            compared += 1;
+        }
+    }
+    assert!(compared >= 4, "only {compared} invalid documents compared");
+}
+
+#[tokio::test]
+async fn mutate_never_patches_in_a_derived_name_that_breaks_a_rule() {
+    let app = app();
+    let mut document = spec_fixture("seed/ms-sample-v1s0-valid.yaml");
+    let spec = document["spec"].as_object_mut().unwrap();
+    spec.remove("fullName");
+    spec.insert("msName".into(), json!("a".repeat(60)));
+    let mutated = post_review(
+        &app,
+        "/mutate",
+        &review("CREATE", Some(&document), None, false),
+    )
+    .await;
+    let patch = patch_of(&mutated).unwrap_or(json!([]));
+    assert!(
+        !patch
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|op| op["path"] == "/spec/fullName"),
+        "{patch}"
+    );
+    let errors = admitted_errors(&app, &document).await;
+    assert_eq!(errors, cli_errors(&document));
+    assert!(
+        errors[0].contains("derived from spec.msName and spec.version"),
+        "{errors:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_body_that_is_not_an_admission_review_is_a_400() {
+    let app = app();
+    let document = spec_fixture("seed/ms-sample-v1s0-valid.yaml");
+    for (api_version, kind) in [
+        ("admission.k8s.io/v1", "Bogus"),
+        ("admission.k8s.io/v2", "AdmissionReview"),
+        ("v1", "ConfigMap"),
+    ] {
+        let mut body = review("CREATE", Some(&document), None, false);
+        body["apiVersion"] = json!(api_version);
+        body["kind"] = json!(kind);
+        let (status, text) = send(
+            &app,
+            "POST",
+            "/validate",
+            serde_json::to_vec(&body).unwrap(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{kind}");
+        assert!(
+            String::from_utf8_lossy(&text)
+                .contains("expected an admission.k8s.io/v1 (or v1beta1) AdmissionReview"),
+            "{}",
+            String::from_utf8_lossy(&text)
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_huge_review_gets_a_bounded_denial() {
+    let state = Arc::new(AppState {
+        kiln: Kiln::new(Chart::builtin().unwrap()).unwrap(),
+        metrics: Arc::new(Metrics::default()),
+        ready: AtomicBool::new(true),
+        request_timeout: Duration::from_secs(30),
+    });
+    let app = router(state, 8 * LIMIT);
+    let mut document = spec_fixture("seed/ms-sample-v1s0-valid.yaml");
+    let spec = document["spec"].as_object_mut().unwrap();
+    for i in 0..110_000 {
+        spec.insert(format!("unknownField{i:06}"), json!(1));
+    }
+    let body = serde_json::to_vec(&review("CREATE", Some(&document), None, false)).unwrap();
+    assert!(body.len() > 2_400_000, "{}", body.len());
+    let (status, answer) = send(&app, "POST", "/validate", body).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        answer.len() < 32 * 1024,
+        "the denial is {} bytes",
+        answer.len()
+    );
+    let answer: Value = serde_json::from_slice(&answer).unwrap();
+    let message = answer["response"]["status"]["message"].as_str().unwrap();
+    assert_eq!(message.lines().count(), 21, "{message}");
+    assert!(
+        message
+            .ends_with("and 109980 more errors (run `kiln validate` on the spec for all of them)"),
+        "{}",
+        message.lines().last().unwrap()
+    );
+}

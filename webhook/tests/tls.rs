@@ -300,7 +300,7 @@ async fn sigterm_finishes_in_flight_requests_then_exits() {
         .unwrap();
     assert!(logs.contains("shutting down"), "{logs}");
     assert!(
-        logs.contains("uid=705ab4f5-6393-11e8-b7cc-42010a800002"),
+        logs.contains("uid=\"705ab4f5-6393-11e8-b7cc-42010a800002\""),
         "request logs carry the uid: {logs}"
     );
 }
@@ -488,4 +488,106 @@ async fn a_request_that_never_finishes_gets_408() {
     .await;
     assert!(answered.is_ok(), "the server must answer on its own");
     assert_eq!(parse_response(&response).0, 408);
+}
+
+/// Waits for the webhook to exit after SIGTERM and returns its log.
+fn terminate(webhook: &mut Webhook) -> String {
+    let status = Command::new("kill")
+        .args(["-TERM", &webhook.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(25);
+    let exit = loop {
+        if let Some(exit) = webhook.child.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "kiln-webhook did not exit after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(exit.success(), "{exit:?}");
+    let mut logs = String::new();
+    webhook
+        .child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut logs)
+        .unwrap();
+    logs
+}
+
+/// The integrity issue's attack: a FIFO at the certificate path hung the webhook (a blocking
+/// read on the async runtime). Now it is a counted reload failure and serving goes on.
+#[tokio::test]
+async fn a_fifo_at_the_certificate_path_is_a_counted_failure_not_a_hang() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = generate_certs(dir.path());
+    let (cert, key) = (dir.path().join("tls.crt"), dir.path().join("tls.key"));
+    let mut webhook = start_with(dir, ca, &cert, &key, &["--cert-poll-ms", "100"]);
+    std::fs::remove_file(&cert).unwrap();
+    let made = Command::new("mkfifo").arg(&cert).status().unwrap();
+    assert!(made.success());
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    for _ in 0..3 {
+        let (status, body) = tokio::time::timeout(
+            Duration::from_secs(5),
+            request(&webhook, "GET", "/healthz", b""),
+        )
+        .await
+        .expect("the webhook answers while a FIFO sits at its certificate path")
+        .unwrap();
+        assert_eq!((status, body.as_str()), (200, "ok\n"));
+    }
+    let (_, metrics) = request(&webhook, "GET", "/metrics", b"").await.unwrap();
+    assert!(
+        metrics.contains("kiln_webhook_certificate_reload_failures_total 1"),
+        "{metrics}"
+    );
+    let logs = terminate(&mut webhook);
+    assert!(logs.contains("is not a regular file"), "{logs}");
+}
+
+/// The integrity issue's attack: newlines in a review's uid or kind forged log lines.
+#[tokio::test]
+async fn newlines_in_a_review_cannot_forge_log_lines() {
+    let mut webhook = start();
+    let mut body = review(
+        "CREATE",
+        Some(&spec_fixture("seed/ms-sample-v1s0-valid.yaml")),
+        None,
+        false,
+    );
+    body["request"]["uid"] = Value::from("x\nFORGED admission verdict=allowed");
+    body["request"]["kind"]["kind"] = Value::from("Bogus\nFORGED kind");
+    body["request"]["name"] = Value::from("n\r\nFORGED name");
+    let (status, _) = request(
+        &webhook,
+        "POST",
+        "/validate",
+        &serde_json::to_vec(&body).unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(status, 200);
+    let mut bogus = body.clone();
+    bogus["kind"] = Value::from("Bogus\nFORGED review");
+    let (status, _) = request(
+        &webhook,
+        "POST",
+        "/validate",
+        &serde_json::to_vec(&bogus).unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(status, 400);
+    let logs = terminate(&mut webhook);
+    assert!(logs.contains("FORGED"), "the fields are logged: {logs}");
+    assert!(
+        !logs.lines().any(|line| line.starts_with("FORGED")),
+        "a client started a log line: {logs}"
+    );
 }
