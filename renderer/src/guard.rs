@@ -109,25 +109,26 @@ fn deployment(object: &Value, values: &Value, findings: &mut Vec<Finding>) {
     }
     // Init and ephemeral containers run on the same node with the same powers: every
     // security rule holds for them too.
-    for (index, container) in pod.init_containers.iter().flatten().enumerate() {
-        let path = pod_path.key("initContainers").index(index);
-        security_checks(
-            container.security_context.as_ref(),
-            container.ports.as_deref(),
-            &path,
-            values,
-            findings,
-        );
-    }
-    for (index, container) in pod.ephemeral_containers.iter().flatten().enumerate() {
-        let path = pod_path.key("ephemeralContainers").index(index);
-        security_checks(
-            container.security_context.as_ref(),
-            container.ports.as_deref(),
-            &path,
-            values,
-            findings,
-        );
+    let init = pod
+        .init_containers
+        .iter()
+        .flatten()
+        .enumerate()
+        .map(|(index, c)| {
+            let at = pod_path.key("initContainers").index(index);
+            (at, c.security_context.as_ref(), c.ports.as_deref())
+        });
+    let ephemeral = pod
+        .ephemeral_containers
+        .iter()
+        .flatten()
+        .enumerate()
+        .map(|(index, c)| {
+            let at = pod_path.key("ephemeralContainers").index(index);
+            (at, c.security_context.as_ref(), c.ports.as_deref())
+        });
+    for (path, context, ports) in init.chain(ephemeral) {
+        security_checks(context, ports, &path, values, findings);
     }
     for (index, volume) in pod.volumes.iter().flatten().enumerate() {
         if volume.host_path.is_some() {

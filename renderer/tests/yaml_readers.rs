@@ -87,9 +87,10 @@ fn fixed_batch(count: usize) -> Vec<String> {
         .collect()
 }
 
-fn kubectl_kustomize(dir: &Path) -> String {
+/// `kubectl ARGS`'s stdout; kubectl must succeed.
+fn kubectl(args: &[&str]) -> Vec<u8> {
     let output = Command::new("kubectl")
-        .args(["kustomize", dir.to_str().unwrap()])
+        .args(args)
         .output()
         .expect("kubectl runs (make test needs it)");
     assert!(
@@ -97,7 +98,11 @@ fn kubectl_kustomize(dir: &Path) -> String {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    String::from_utf8(output.stdout).unwrap()
+    output.stdout
+}
+
+fn kubectl_kustomize(dir: &Path) -> String {
+    String::from_utf8(kubectl(&["kustomize", dir.to_str().unwrap()])).unwrap()
 }
 
 /// PyYAML's reading of a file as JSON documents, or `None` when PyYAML is not installed.
@@ -122,25 +127,17 @@ fn pyyaml_reads(file: &Path) -> Option<Vec<Value>> {
 /// sigs.k8s.io/yaml (go-yaml) and prints JSON, with no cluster. The annotation it adds is
 /// taken off again.
 fn go_yaml_reads(file: &Path) -> Vec<Value> {
-    let output = Command::new("kubectl")
-        .args([
-            "annotate",
-            "--local",
-            "-o",
-            "json",
-            "-f",
-            file.to_str().unwrap(),
-            "kiln.dev/probe=1",
-        ])
-        .output()
-        .expect("kubectl runs (make test needs it)");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stdout = kubectl(&[
+        "annotate",
+        "--local",
+        "-o",
+        "json",
+        "-f",
+        file.to_str().unwrap(),
+        "kiln.dev/probe=1",
+    ]);
     // One JSON document per object, one after the other.
-    let mut items: Vec<Value> = serde_json::Deserializer::from_slice(&output.stdout)
+    let mut items: Vec<Value> = serde_json::Deserializer::from_slice(&stdout)
         .into_iter::<Value>()
         .collect::<Result<_, _>>()
         .unwrap();

@@ -261,11 +261,7 @@ async fn sigterm_finishes_in_flight_requests_then_exits() {
     tls.flush().await.unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
 
-    let status = Command::new("kill")
-        .args(["-TERM", &webhook.child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    send_sigterm(&webhook);
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(
         std::net::TcpStream::connect(("127.0.0.1", webhook.port)).is_err(),
@@ -278,26 +274,7 @@ async fn sigterm_finishes_in_flight_requests_then_exits() {
     let (code, text) = parse_response(&response);
     assert_eq!(code, 200, "the in-flight request completes: {text}");
 
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let exit = loop {
-        if let Some(exit) = webhook.child.try_wait().unwrap() {
-            break exit;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "kiln-webhook did not exit after SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    assert!(exit.success(), "{exit:?}");
-    let mut logs = String::new();
-    webhook
-        .child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut logs)
-        .unwrap();
+    let logs = wait_for_exit(&mut webhook);
     assert!(logs.contains("shutting down"), "{logs}");
     assert!(
         logs.contains("uid=\"705ab4f5-6393-11e8-b7cc-42010a800002\""),
@@ -490,13 +467,16 @@ async fn a_request_that_never_finishes_gets_408() {
     assert_eq!(parse_response(&response).0, 408);
 }
 
-/// Waits for the webhook to exit after SIGTERM and returns its log.
-fn terminate(webhook: &mut Webhook) -> String {
+fn send_sigterm(webhook: &Webhook) {
     let status = Command::new("kill")
         .args(["-TERM", &webhook.child.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
+}
+
+/// Waits for the webhook to exit successfully and returns its log.
+fn wait_for_exit(webhook: &mut Webhook) -> String {
     let deadline = Instant::now() + Duration::from_secs(25);
     let exit = loop {
         if let Some(exit) = webhook.child.try_wait().unwrap() {
@@ -518,6 +498,12 @@ fn terminate(webhook: &mut Webhook) -> String {
         .read_to_string(&mut logs)
         .unwrap();
     logs
+}
+
+/// SIGTERM, then the log once the webhook has exited.
+fn terminate(webhook: &mut Webhook) -> String {
+    send_sigterm(webhook);
+    wait_for_exit(webhook)
 }
 
 /// The integrity issue's attack: a FIFO at the certificate path hung the webhook (a blocking

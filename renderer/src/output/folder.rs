@@ -223,6 +223,17 @@ enum Entry {
     Other(&'static str),
 }
 
+impl Entry {
+    /// What stands where kiln needs a folder (or nothing there yet): `None` when kiln may go on.
+    fn obstacle(self) -> Option<&'static str> {
+        match self {
+            Entry::Missing | Entry::Folder => None,
+            Entry::File => Some("a file"),
+            Entry::Other(what) => Some(what),
+        }
+    }
+}
+
 fn entry(path: &Path) -> io::Result<Entry> {
     match fs::symlink_metadata(path) {
         Ok(meta) if meta.file_type().is_symlink() => Ok(Entry::Other("a symbolic link")),
@@ -263,20 +274,11 @@ pub fn write(root: &Path, files: &[(PathBuf, String)]) -> Result<Summary, Folder
     fs::create_dir_all(&parent).map_err(io_error(&parent))?;
     let _lock = lock(&parent, &root)?;
     remove_abandoned_stages(&parent, &name);
-    match entry(&root).map_err(io_error(&root))? {
-        Entry::Missing | Entry::Folder => {}
-        Entry::File => {
-            return Err(FolderError::BadRoot {
-                path: root.display().to_string(),
-                what: "a file",
-            });
-        }
-        Entry::Other(what) => {
-            return Err(FolderError::BadRoot {
-                path: root.display().to_string(),
-                what,
-            });
-        }
+    if let Some(what) = entry(&root).map_err(io_error(&root))?.obstacle() {
+        return Err(FolderError::BadRoot {
+            path: root.display().to_string(),
+            what,
+        });
     }
     let old = read_old_tree(&root)?;
     let mut summary = Summary::default();
@@ -387,7 +389,9 @@ fn read_old_tree(root: &Path) -> Result<OldTree, FolderError> {
     if let Some(record) = read_record(root).map_err(io_error(root))? {
         for relative in record {
             let path = root.join(&relative);
-            if safe_ancestors(root, &relative).map_err(io_error(&path))?
+            if first_obstacle(root, &relative)
+                .map_err(io_error(&path))?
+                .is_none()
                 && entry(&path).map_err(io_error(&path))? == Entry::File
                 && is_generated(&path).map_err(io_error(&path))?
             {
@@ -403,19 +407,18 @@ fn read_old_tree(root: &Path) -> Result<OldTree, FolderError> {
     Ok(old)
 }
 
-/// True when every folder between `root` and `relative` is a real folder (no symbolic link
-/// that could lead out of the root).
-fn safe_ancestors(root: &Path, relative: &Path) -> io::Result<bool> {
+/// The first folder between `root` and the file `relative` that is something else (a file, a
+/// symbolic link that could lead out of the root, a special file), with what it is.
+fn first_obstacle(root: &Path, relative: &Path) -> io::Result<Option<(PathBuf, &'static str)>> {
     let mut current = root.to_owned();
     let parts: Vec<Component> = relative.components().collect();
     for part in &parts[..parts.len().saturating_sub(1)] {
         current.push(part);
-        match entry(&current)? {
-            Entry::Folder => {}
-            _ => return Ok(false),
+        if let Some(what) = entry(&current)?.obstacle() {
+            return Ok(Some((current, what)));
         }
     }
-    Ok(true)
+    Ok(None)
 }
 
 fn find_nested_roots(root: &Path, relative: &Path, out: &mut Vec<PathBuf>) -> io::Result<()> {
@@ -443,25 +446,11 @@ fn check_destination(root: &Path, relative: &Path, old: &OldTree) -> Result<(), 
             root: root.display().to_string(),
         });
     }
-    let mut current = root.to_owned();
-    let parts: Vec<Component> = relative.components().collect();
-    for part in &parts[..parts.len().saturating_sub(1)] {
-        current.push(part);
-        match entry(&current).map_err(io_error(&current))? {
-            Entry::Missing | Entry::Folder => {}
-            Entry::File => {
-                return Err(FolderError::InTheWay {
-                    path: current.display().to_string(),
-                    what: "a file",
-                });
-            }
-            Entry::Other(what) => {
-                return Err(FolderError::InTheWay {
-                    path: current.display().to_string(),
-                    what,
-                });
-            }
-        }
+    if let Some((folder, what)) = first_obstacle(root, relative).map_err(io_error(&path))? {
+        return Err(FolderError::InTheWay {
+            path: folder.display().to_string(),
+            what,
+        });
     }
     match entry(&path).map_err(io_error(&path))? {
         Entry::Missing => Ok(()),

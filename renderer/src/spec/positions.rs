@@ -108,6 +108,15 @@ impl Positions {
         node.scalar
     }
 
+    /// A new node as the next item of sequence node `parent`.
+    fn add_item(&mut self, parent: usize, at: (usize, usize)) -> usize {
+        let item = self.add(at);
+        if let Children::Sequence(items) = &mut self.nodes[parent].children {
+            items.push(item);
+        }
+        item
+    }
+
     fn add(&mut self, at: (usize, usize)) -> usize {
         self.nodes.push(Node {
             at,
@@ -239,14 +248,7 @@ fn value_node(
             }
             pending.take()
         }
-        Frame::Sequence { node } => {
-            let parent = (*node)?;
-            let item = document.add(here);
-            if let Children::Sequence(items) = &mut document.nodes[parent].children {
-                items.push(item);
-            }
-            Some(item)
-        }
+        Frame::Sequence { node } => Some(document.add_item((*node)?, here)),
     }
 }
 
@@ -275,14 +277,7 @@ fn open_child(
                 }
             }
         }
-        Frame::Sequence { node } => {
-            let parent = (*node)?;
-            let item = document.add(here);
-            if let Children::Sequence(items) = &mut document.nodes[parent].children {
-                items.push(item);
-            }
-            Some(item)
-        }
+        Frame::Sequence { node } => Some(document.add_item((*node)?, here)),
     }
 }
 
