@@ -245,17 +245,89 @@ fn entry(path: &Path) -> io::Result<Entry> {
     }
 }
 
-/// The old tree as far as this render is concerned.
+/// The old tree, read in one walk that never follows a symbolic link. Every later check is
+/// a lookup here, so a render costs one pass over the folder plus one read per owned file.
+#[derive(Default)]
 struct OldTree {
-    /// Files this root lists and that still carry kiln's header.
-    owned: BTreeSet<PathBuf>,
-    /// Folders holding a kiln listing of their own: other roots, never touched.
+    /// Regular files, relative to the root (outside nested roots).
+    files: BTreeSet<PathBuf>,
+    /// Folders (outside nested roots).
+    folders: BTreeSet<PathBuf>,
+    /// Symbolic links and special files, with what they are.
+    others: BTreeMap<PathBuf, &'static str>,
+    /// Folders holding a kiln listing of their own: other roots, never looked into or touched.
     nested_roots: Vec<PathBuf>,
+    /// What the root's own listing records, for files that are regular files here.
+    recorded: BTreeSet<PathBuf>,
 }
 
 impl OldTree {
+    fn read(root: &Path) -> io::Result<OldTree> {
+        let mut old = OldTree::default();
+        if entry(root)? == Entry::Missing {
+            return Ok(old);
+        }
+        old.walk(root, Path::new(""))?;
+        if let Some(record) = read_record(root)? {
+            old.recorded = record
+                .into_iter()
+                .filter(|path| old.files.contains(path))
+                .collect();
+        }
+        Ok(old)
+    }
+
+    fn walk(&mut self, root: &Path, relative: &Path) -> io::Result<()> {
+        for item in fs::read_dir(root.join(relative))? {
+            let item = item?;
+            let child = relative.join(item.file_name());
+            let kind = item.file_type()?;
+            if kind.is_symlink() {
+                self.others.insert(child, "a symbolic link");
+            } else if kind.is_file() {
+                self.files.insert(child);
+            } else if kind.is_dir() {
+                if read_record(&root.join(&child))?.is_some() {
+                    self.nested_roots.push(child);
+                } else {
+                    self.walk(root, &child)?;
+                    self.folders.insert(child);
+                }
+            } else {
+                self.others.insert(child, "a special file");
+            }
+        }
+        Ok(())
+    }
+
     fn inside_nested_root(&self, relative: &Path) -> Option<&PathBuf> {
         self.nested_roots.iter().find(|r| relative.starts_with(r))
+    }
+
+    /// What stands at `relative` in the old tree, from the walk.
+    fn entry(&self, relative: &Path) -> Entry {
+        if self.files.contains(relative) {
+            Entry::File
+        } else if self.folders.contains(relative) {
+            Entry::Folder
+        } else if let Some(what) = self.others.get(relative) {
+            Entry::Other(what)
+        } else {
+            Entry::Missing
+        }
+    }
+
+    /// The first folder on the way to the file `relative` that is something else.
+    fn first_obstacle(&self, relative: &Path) -> Option<(PathBuf, &'static str)> {
+        let mut current = PathBuf::new();
+        let parts: Vec<Component> = relative.components().collect();
+        for part in &parts[..parts.len().saturating_sub(1)] {
+            current.push(part);
+            if let Some(what) = self.entry(&current).obstacle() {
+                return Some((current, what));
+            }
+        }
+        None
     }
 }
 
@@ -280,29 +352,53 @@ pub fn write(root: &Path, files: &[(PathBuf, String)]) -> Result<Summary, Folder
             what,
         });
     }
-    let old = read_old_tree(&root)?;
+    let old = OldTree::read(&root).map_err(io_error(&root))?;
     let mut summary = Summary::default();
     let planned: BTreeSet<&Path> = files.iter().map(|(p, _)| p.as_path()).collect();
+    // Files the root records and that still carry kiln's header: the only ones it replaces
+    // or removes. A recorded file someone rewrote without the header is theirs now.
+    let mut owned = BTreeSet::new();
     // Every conflict, before anything is written.
     let mut unchanged = BTreeSet::new();
     for (relative, contents) in files {
+        if old.recorded.contains(relative) {
+            let path = root.join(relative);
+            let existing = fs::read(&path).map_err(io_error(&path))?;
+            if existing.starts_with(HEADER.as_bytes()) {
+                owned.insert(relative.clone());
+                if existing == contents.as_bytes() {
+                    unchanged.insert(relative.clone());
+                }
+                continue;
+            }
+        }
         check_destination(&root, relative, &old)?;
+    }
+    for relative in old
+        .recorded
+        .iter()
+        .filter(|p| !planned.contains(p.as_path()))
+    {
         let path = root.join(relative);
-        if old.owned.contains(relative)
-            && fs::read(&path).is_ok_and(|existing| existing == contents.as_bytes())
-        {
-            unchanged.insert(relative.clone());
+        if is_generated(&path).map_err(io_error(&path))? {
+            owned.insert(relative.clone());
+            summary.removed += 1;
         }
     }
     summary.unchanged = unchanged.len();
     summary.written = files.len() - unchanged.len();
-    let stale: Vec<&PathBuf> = old
-        .owned
-        .iter()
-        .filter(|p| !planned.contains(p.as_path()))
-        .collect();
-    summary.removed = stale.len();
-    summary.unrecorded = find_unrecorded(&root, &old).map_err(io_error(&root))?;
+    for relative in &old.files {
+        let path = root.join(relative);
+        if !owned.contains(relative)
+            && relative.extension().is_some_and(|e| e == "yaml")
+            && !relative
+                .components()
+                .any(|c| c.as_os_str().to_string_lossy().starts_with('.'))
+            && is_generated(&path).map_err(io_error(&path))?
+        {
+            summary.unrecorded.push(path.display().to_string());
+        }
+    }
     if summary.written == 0 && summary.removed == 0 {
         return Ok(summary);
     }
@@ -313,7 +409,7 @@ pub fn write(root: &Path, files: &[(PathBuf, String)]) -> Result<Summary, Folder
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos())
     ));
-    let staged = stage_tree(&root, &stage, files, &old, &unchanged);
+    let staged = stage_tree(&root, &stage, files, &owned, &unchanged);
     if let Err(error) = staged {
         let _ = fs::remove_dir_all(&stage);
         return Err(error);
@@ -378,65 +474,6 @@ fn remove_abandoned_stages(parent: &Path, name: &str) {
     }
 }
 
-fn read_old_tree(root: &Path) -> Result<OldTree, FolderError> {
-    let mut old = OldTree {
-        owned: BTreeSet::new(),
-        nested_roots: Vec::new(),
-    };
-    if !root.exists() {
-        return Ok(old);
-    }
-    if let Some(record) = read_record(root).map_err(io_error(root))? {
-        for relative in record {
-            let path = root.join(&relative);
-            if first_obstacle(root, &relative)
-                .map_err(io_error(&path))?
-                .is_none()
-                && entry(&path).map_err(io_error(&path))? == Entry::File
-                && is_generated(&path).map_err(io_error(&path))?
-            {
-                old.owned.insert(relative);
-            }
-        }
-    }
-    find_nested_roots(root, Path::new(""), &mut old.nested_roots).map_err(io_error(root))?;
-    // A file listed here but inside a nested root belongs to that root.
-    let nested = old.nested_roots.clone();
-    old.owned
-        .retain(|p| !nested.iter().any(|r| p.starts_with(r)));
-    Ok(old)
-}
-
-/// The first folder between `root` and the file `relative` that is something else (a file, a
-/// symbolic link that could lead out of the root, a special file), with what it is.
-fn first_obstacle(root: &Path, relative: &Path) -> io::Result<Option<(PathBuf, &'static str)>> {
-    let mut current = root.to_owned();
-    let parts: Vec<Component> = relative.components().collect();
-    for part in &parts[..parts.len().saturating_sub(1)] {
-        current.push(part);
-        if let Some(what) = entry(&current)?.obstacle() {
-            return Ok(Some((current, what)));
-        }
-    }
-    Ok(None)
-}
-
-fn find_nested_roots(root: &Path, relative: &Path, out: &mut Vec<PathBuf>) -> io::Result<()> {
-    for item in fs::read_dir(root.join(relative))? {
-        let item = item?;
-        if !item.file_type()?.is_dir() {
-            continue;
-        }
-        let child = relative.join(item.file_name());
-        if read_record(&root.join(&child))?.is_some() {
-            out.push(child);
-        } else {
-            find_nested_roots(root, &child, out)?;
-        }
-    }
-    Ok(())
-}
-
 /// Refuses a destination that is not kiln's to write.
 fn check_destination(root: &Path, relative: &Path, old: &OldTree) -> Result<(), FolderError> {
     let path = root.join(relative);
@@ -446,15 +483,14 @@ fn check_destination(root: &Path, relative: &Path, old: &OldTree) -> Result<(), 
             root: root.display().to_string(),
         });
     }
-    if let Some((folder, what)) = first_obstacle(root, relative).map_err(io_error(&path))? {
+    if let Some((folder, what)) = old.first_obstacle(relative) {
         return Err(FolderError::InTheWay {
-            path: folder.display().to_string(),
+            path: root.join(folder).display().to_string(),
             what,
         });
     }
-    match entry(&path).map_err(io_error(&path))? {
+    match old.entry(relative) {
         Entry::Missing => Ok(()),
-        Entry::File if old.owned.contains(relative) => Ok(()),
         Entry::File if is_generated(&path).map_err(io_error(&path))? => {
             Err(FolderError::NotRecorded {
                 path: path.display().to_string(),
@@ -475,53 +511,19 @@ fn check_destination(root: &Path, relative: &Path, old: &OldTree) -> Result<(), 
     }
 }
 
-/// Generated `*.yaml` files under the root that it does not own (outside nested roots).
-fn find_unrecorded(root: &Path, old: &OldTree) -> io::Result<Vec<String>> {
-    fn walk(root: &Path, relative: &Path, old: &OldTree, out: &mut Vec<String>) -> io::Result<()> {
-        let dir = root.join(relative);
-        if !dir.exists() {
-            return Ok(());
-        }
-        let mut items: Vec<_> = fs::read_dir(&dir)?.collect::<Result<_, _>>()?;
-        items.sort_by_key(|e| e.file_name());
-        for item in items {
-            let child = relative.join(item.file_name());
-            let kind = item.file_type()?;
-            if item.file_name().to_string_lossy().starts_with('.')
-                || old.nested_roots.contains(&child)
-            {
-                continue;
-            }
-            if kind.is_dir() {
-                walk(root, &child, old, out)?;
-            } else if kind.is_file()
-                && child.extension().is_some_and(|e| e == "yaml")
-                && !old.owned.contains(&child)
-                && is_generated(&root.join(&child))?
-            {
-                out.push(root.join(&child).display().to_string());
-            }
-        }
-        Ok(())
-    }
-    let mut out = Vec::new();
-    walk(root, Path::new(""), old, &mut out)?;
-    Ok(out)
-}
-
 /// Builds the new tree in `stage`: everything of the old tree that kiln does not own, as hard
 /// links, then the planned files (unchanged ones as hard links too).
 fn stage_tree(
     root: &Path,
     stage: &Path,
     files: &[(PathBuf, String)],
-    old: &OldTree,
+    owned: &BTreeSet<PathBuf>,
     unchanged: &BTreeSet<PathBuf>,
 ) -> Result<(), FolderError> {
     fs::create_dir(stage).map_err(io_error(stage))?;
     if let Ok(meta) = fs::metadata(root) {
         let _ = fs::set_permissions(stage, meta.permissions());
-        replicate(root, stage, Path::new(""), old).map_err(io_error(root))?;
+        replicate(root, stage, Path::new(""), owned).map_err(io_error(root))?;
     }
     for (relative, contents) in files {
         let target = stage.join(relative);
@@ -538,7 +540,12 @@ fn stage_tree(
 }
 
 /// Copies the part of the old tree that kiln does not own into the stage.
-fn replicate(root: &Path, stage: &Path, relative: &Path, old: &OldTree) -> io::Result<()> {
+fn replicate(
+    root: &Path,
+    stage: &Path,
+    relative: &Path,
+    owned: &BTreeSet<PathBuf>,
+) -> io::Result<()> {
     let dir = root.join(relative);
     let items: Vec<_> = fs::read_dir(&dir)?.collect::<Result<_, _>>()?;
     if items.is_empty() && !relative.as_os_str().is_empty() {
@@ -549,8 +556,8 @@ fn replicate(root: &Path, stage: &Path, relative: &Path, old: &OldTree) -> io::R
         let child = relative.join(item.file_name());
         let kind = item.file_type()?;
         if kind.is_dir() {
-            replicate(root, stage, &child, old)?;
-        } else if !old.owned.contains(&child) {
+            replicate(root, stage, &child, owned)?;
+        } else if !owned.contains(&child) {
             let target = stage.join(&child);
             if let Some(folder) = target.parent() {
                 fs::create_dir_all(folder)?;
