@@ -130,7 +130,11 @@ impl Kiln {
         let object = object_ref(&document.value);
         let mut findings = Vec::new();
         let (mut written, mut defaulted, mut manifests) = (None, None, None);
-        match self.dispatch(&document.value) {
+        let target = self.dispatch(&document.value);
+        if let Ok(target) = target {
+            findings.extend(self.system_namespace(target, &document.value));
+        }
+        match target {
             Err(finding) => findings.push(finding),
             Ok(Target::Manifests(index)) => {
                 let (plain, plain_findings) = decode_plain(&document.value);
@@ -159,22 +163,6 @@ impl Kiln {
                 );
                 written = Some(decoded);
                 defaulted = Some(filled);
-            }
-        }
-        if let Ok(target) = self.dispatch(&document.value) {
-            let values = &self.engine_for(target).chart().values;
-            let namespace = document
-                .value
-                .pointer("/metadata/namespace")
-                .and_then(|v| v.as_str())
-                .or_else(|| values.get("namespace").and_then(|v| v.as_str()))
-                .unwrap_or("default");
-            if namespaces::is_refused(namespace, values) {
-                findings.push(namespaces::refused(
-                    FieldPath::of(&["metadata", "namespace"]),
-                    namespace,
-                    "renders into",
-                ));
             }
         }
         for finding in &mut findings {
@@ -218,6 +206,23 @@ impl Kiln {
         let mut filled = decoded.clone();
         defaults::apply(&mut filled, &self.chart().defaults);
         (decoded, findings, filled)
+    }
+
+    /// The finding for a spec aimed at a system namespace its chart does not allow.
+    fn system_namespace(&self, target: Target, document: &serde_json::Value) -> Option<Finding> {
+        let values = &self.engine_for(target).chart().values;
+        let namespace = document
+            .pointer("/metadata/namespace")
+            .and_then(|v| v.as_str())
+            .or_else(|| values.get("namespace").and_then(|v| v.as_str()))
+            .unwrap_or("default");
+        namespaces::is_refused(namespace, values).then(|| {
+            namespaces::refused(
+                FieldPath::of(&["metadata", "namespace"]),
+                namespace,
+                "renders into",
+            )
+        })
     }
 
     fn engine_for(&self, target: Target) -> &Engine {

@@ -216,6 +216,9 @@ fn mutate(kiln: &Kiln, value: &serde_json::Value, response: AdmissionResponse) -
 /// never wrote, in other words than the CLI's. Left out, `/validate` sees what the user wrote
 /// and gives exactly the CLI's message.
 fn keep_valid_defaults(kiln: &Kiln, patch: Patch, defaulted: &serde_json::Value) -> Patch {
+    if patch.0.is_empty() {
+        return patch;
+    }
     let checked = kiln.check(&Document::from_value("mutate", defaulted.clone()));
     let broken: Vec<String> = checked
         .findings
