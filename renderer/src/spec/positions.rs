@@ -73,17 +73,8 @@ impl Positions {
     pub fn find(&self, field: &FieldPath) -> Option<(usize, usize)> {
         let mut node = self.nodes.first()?;
         for segment in field.segments() {
-            let child = match (&node.children, segment) {
-                (Children::Mapping(entries), Segment::Key(key)) => entries
-                    .iter()
-                    .rev()
-                    .find(|(name, _)| name == key)
-                    .map(|(_, index)| *index),
-                (Children::Sequence(items), Segment::Index(index)) => items.get(*index).copied(),
-                _ => None,
-            };
-            match child {
-                Some(index) => node = &self.nodes[index],
+            match self.child(node, segment) {
+                Some(child) => node = child,
                 None => break,
             }
         }
@@ -94,18 +85,23 @@ impl Positions {
     pub fn scalar_range(&self, field: &FieldPath) -> Option<(usize, usize)> {
         let mut node = self.nodes.first()?;
         for segment in field.segments() {
-            let index = match (&node.children, segment) {
-                (Children::Mapping(entries), Segment::Key(key)) => entries
-                    .iter()
-                    .rev()
-                    .find(|(name, _)| name == key)
-                    .map(|(_, index)| *index)?,
-                (Children::Sequence(items), Segment::Index(index)) => *items.get(*index)?,
-                _ => return None,
-            };
-            node = &self.nodes[index];
+            node = self.child(node, segment)?;
         }
         node.scalar
+    }
+
+    /// The child of `node` at `segment` (the last one, should a key repeat).
+    fn child(&self, node: &Node, segment: &Segment) -> Option<&Node> {
+        let index = match (&node.children, segment) {
+            (Children::Mapping(entries), Segment::Key(key)) => entries
+                .iter()
+                .rev()
+                .find(|(name, _)| name == key)
+                .map(|(_, index)| *index),
+            (Children::Sequence(items), Segment::Index(index)) => items.get(*index).copied(),
+            _ => None,
+        }?;
+        Some(&self.nodes[index])
     }
 
     /// A new node as the next item of sequence node `parent`.
