@@ -122,14 +122,17 @@ fn write_double_quoted(out: &mut String, text: &str) {
             '\\' => out.push_str("\\\\"),
             '\n' => out.push_str("\\n"),
             '\t' => out.push_str("\\t"),
-            c if needs_escape(c) => {
-                use std::fmt::Write as _;
-                let _ = write!(out, "\\u{:04X}", u32::from(c));
-            }
+            c if needs_escape(c) => push_unicode_escape(out, c),
             c => out.push(c),
         }
     }
     out.push('"');
+}
+
+/// `\uXXXX`: the same character to a JSON reader and to a YAML double-quoted scalar.
+pub fn push_unicode_escape(out: &mut String, c: char) {
+    use std::fmt::Write as _;
+    let _ = write!(out, "\\u{:04X}", u32::from(c));
 }
 
 /// True when `text` written plain reads back as this same string in YAML 1.1 and 1.2.

@@ -39,7 +39,7 @@ fn escape_line_breaks(json: String) -> String {
     let mut escaped = String::with_capacity(json.len() + 16);
     for c in json.chars() {
         if crate::output::yaml::needs_escape(c) {
-            escaped.push_str(&format!("\\u{:04X}", u32::from(c)));
+            crate::output::yaml::push_unicode_escape(&mut escaped, c);
         } else {
             escaped.push(c);
         }

@@ -73,12 +73,8 @@ impl Document {
 
     /// Where `field` was written, or the nearest enclosing field that was.
     pub fn location_of(&self, field: &FieldPath) -> Option<Location> {
-        let (source, index) = self.source.as_ref()?;
-        let positions = source
-            .positions
-            .get_or_init(|| Positions::index_stream(&source.text));
+        let (_, positions) = self.positions()?;
         let (line, column) = positions
-            .get(*index)
             .and_then(|document| document.find(field))
             // Not indexed at all (saphyr gave up before this document): the file's start.
             .unwrap_or((1, 1));
@@ -91,12 +87,19 @@ impl Document {
 
     /// The scalar at `field` exactly as it was written (`1.10`, not the number 1.1).
     pub fn written_scalar(&self, field: &FieldPath) -> Option<String> {
+        let (text, positions) = self.positions()?;
+        let (start, end) = positions?.scalar_range(field)?;
+        Some(text.chars().skip(start).take(end - start).collect())
+    }
+
+    /// The file's text and this document's positions (`None` inside when saphyr gave up
+    /// before it), indexed on first use; `None` for documents with no file behind them.
+    fn positions(&self) -> Option<(&str, Option<&Positions>)> {
         let (source, index) = self.source.as_ref()?;
         let positions = source
             .positions
             .get_or_init(|| Positions::index_stream(&source.text));
-        let (start, end) = positions.get(*index)?.scalar_range(field)?;
-        Some(source.text.chars().skip(start).take(end - start).collect())
+        Some((&source.text, positions.get(*index)))
     }
 }
 
@@ -165,13 +168,9 @@ fn read_capped(name: &str, reader: impl Read) -> Result<InputFile, LoadError> {
             path: name.to_owned(),
         });
     }
-    let mut text = String::from_utf8(bytes).map_err(|_| LoadError::NotUtf8 {
+    let text = String::from_utf8(bytes).map_err(|_| LoadError::NotUtf8 {
         path: name.to_owned(),
     })?;
-    // Editors on Windows write a byte-order mark; it is not part of the YAML.
-    if text.starts_with('\u{feff}') {
-        text.drain(..'\u{feff}'.len_utf8());
-    }
     Ok(InputFile {
         name: name.into(),
         text: text.into(),
@@ -209,6 +208,7 @@ fn has_yaml_extension(path: &Path) -> bool {
 /// Splits a file into its non-empty documents. A YAML error ends the file: what follows a
 /// syntax error cannot be trusted, and reporting it would only add noise.
 pub fn parse_documents(file: &InputFile) -> (Vec<Document>, Vec<Finding>) {
+    // Editors on Windows write a byte-order mark; it is not part of the YAML.
     let stripped;
     let file = match file.text.strip_prefix('\u{feff}') {
         Some(text) => {
