@@ -1,7 +1,8 @@
-//! Charts: the templates and values that hold the operations knowledge, editable by people.
-//! A chart is a folder (`chart.yaml`, `values.yaml`, `templates/`, `namespace/`) read either
-//! from the binary (the built-in copy of `charts/microservice`) or from disk with `--chart`.
-//! This module only loads and checks files; `render` turns them into objects.
+//! Charts: the folders that hold the operations knowledge, editable by people. A chart is
+//! `chart.yaml` (the kind it renders), `values.yaml`, the kind's definition (`schema.yaml`,
+//! `defaults.yaml`, `variables.yaml`, compiled by `kind`) and `templates/` and `namespace/`,
+//! read from the binary (the built-in charts) or from disk with `--chart`. This module only
+//! loads files; `kind` compiles the definition and `render` turns templates into objects.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -9,13 +10,32 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+use crate::kind::{DefinitionError, KindDefinition};
+use crate::spec::load::{Document, InputFile, parse_documents};
+
 mod embedded {
     include!(concat!(env!("OUT_DIR"), "/charts.rs"));
 }
 
-/// The built-in chart's files as (path inside the chart, contents), for `kiln chart export`.
-pub fn builtin_files() -> &'static [(&'static str, &'static str)] {
-    embedded::MICROSERVICE_CHART
+/// A built-in chart's files as (path inside the chart, contents), for `kiln chart export`;
+/// the first built-in chart when `name` is `None`.
+pub fn builtin_files(name: Option<&str>) -> Option<&'static [(&'static str, &'static str)]> {
+    let charts = embedded::BUILTIN_CHARTS;
+    match name {
+        None => charts.first().map(|(_, files)| *files),
+        Some(name) => charts
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, files)| *files),
+    }
+}
+
+/// The names of the built-in charts.
+pub fn builtin_names() -> Vec<&'static str> {
+    embedded::BUILTIN_CHARTS
+        .iter()
+        .map(|(name, _)| *name)
+        .collect()
 }
 
 /// A chart that could not be used; this is a usage error, not a finding about a spec.
@@ -35,6 +55,9 @@ pub enum ChartError {
         file: String,
         message: String,
     },
+    /// A values file given with `--values`, and where in it.
+    #[error("{0}")]
+    Values(String),
 }
 
 /// Which object kind a chart renders: `chart.yaml`'s `renders`.
@@ -52,84 +75,44 @@ impl std::fmt::Display for KindId {
 }
 
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct ChartManifest {
     name: String,
     #[serde(default)]
     #[allow(dead_code)] // documentation for people; kiln only checks that it is a string
     description: String,
     renders: KindId,
+    /// The field that names an instance; `metadata.name` when absent.
     #[serde(default)]
-    model: Model,
+    instance_name: Option<String>,
+    /// Names for the CustomResourceDefinition (`kiln crd`).
+    #[serde(default)]
+    names: CrdNames,
 }
 
-/// How kiln reads the specs a chart renders.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum Model {
-    /// MicroServiceDeploy: decoded, defaulted and checked by kiln's rules; templates see `instance`.
-    #[default]
-    Microservice,
-    /// Any spec mapping, passed to the templates as `spec` with `metadata`; no rules beyond a
-    /// name and a mapping. For kiln's own manifests (`charts/webhook`).
-    Manifests,
+/// What `kiln crd` calls the kind; kiln derives what is left out.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CrdNames {
+    pub plural: Option<String>,
+    #[serde(default)]
+    pub short_names: Vec<String>,
+    #[serde(default)]
+    pub categories: Vec<String>,
 }
 
-/// The values the Rust side needs (defaults and quota arithmetic); templates see all values.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ChartDefaults {
-    pub namespace: String,
-    pub resources: DefaultResources,
-    pub autoscaling: DefaultAutoscaling,
-    pub rollout: Rollout,
-}
+/// The files that define a kind, besides templates.
+pub const DEFINITION_FILES: &[&str] = &["schema.yaml", "defaults.yaml", "variables.yaml"];
 
-impl ChartDefaults {
-    /// Placeholder for charts whose model has no spec defaults.
-    fn unused() -> ChartDefaults {
-        ChartDefaults {
-            namespace: "default".into(),
-            resources: DefaultResources {
-                requests: BTreeMap::new(),
-            },
-            autoscaling: DefaultAutoscaling {
-                max_replicas: 1,
-                target_cpu_utilization_percentage: 80,
-            },
-            rollout: Rollout { max_surge: 0 },
-        }
-    }
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct DefaultResources {
-    pub requests: BTreeMap<String, String>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DefaultAutoscaling {
-    pub max_replicas: i64,
-    #[serde(rename = "targetCPUUtilizationPercentage")]
-    pub target_cpu_utilization_percentage: i64,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Rollout {
-    /// Extra pods a rolling update may start; the quota leaves room for them.
-    pub max_surge: i64,
-}
-
-/// A loaded chart: its templates by path and its merged values.
+/// A loaded chart: its templates by path, its merged values and its kind's definition.
 #[derive(Debug, Clone)]
 pub struct Chart {
     pub name: String,
-    /// `built-in` or the folder it was read from, for messages.
+    /// `built-in chart NAME` or the folder it was read from, for messages.
     pub origin: String,
     pub renders: KindId,
-    pub model: Model,
+    pub instance_name: Option<String>,
+    pub crd_names: CrdNames,
     /// `templates/*.yaml`, rendered once per spec; `_*` files are helpers for `import`.
     pub instance_templates: Vec<String>,
     /// `namespace/*.yaml`, rendered once per namespace with every instance in it.
@@ -137,22 +120,34 @@ pub struct Chart {
     /// Every template and helper, by path inside the chart.
     pub sources: BTreeMap<String, String>,
     pub values: serde_json::Value,
-    pub defaults: ChartDefaults,
+    /// `schema.yaml`, `defaults.yaml` and `variables.yaml` as read, with their positions.
+    pub definition_files: BTreeMap<&'static str, Document>,
 }
 
 impl Chart {
-    /// The chart compiled into the binary from `charts/microservice`.
-    pub fn builtin() -> Result<Chart, ChartError> {
-        let files = embedded::MICROSERVICE_CHART
+    /// Every chart compiled into the binary, in the order `build.rs` lists them.
+    pub fn builtins() -> Result<Vec<Chart>, ChartError> {
+        embedded::BUILTIN_CHARTS
             .iter()
-            .map(|(path, text)| ((*path).to_owned(), (*text).to_owned()))
-            .collect();
-        Chart::from_files("built-in chart", files)
+            .map(|(name, files)| {
+                let files = files
+                    .iter()
+                    .map(|(path, text)| ((*path).to_owned(), (*text).to_owned()))
+                    .collect();
+                Chart::from_files(&format!("built-in chart {name}"), files)
+            })
+            .collect()
     }
 
-    /// The charts a command line asks for: each `--chart DIR`, plus the built-in chart unless
-    /// one of them renders MicroServiceDeploy too; each `--values FILE` is merged, in order, over
-    /// the MicroServiceDeploy chart. Shared by `kiln` and `kiln-webhook`.
+    /// The first built-in chart (the one `kiln chart export` copies by default).
+    pub fn builtin() -> Result<Chart, ChartError> {
+        Ok(Chart::builtins()?.remove(0))
+    }
+
+    /// The charts a command line asks for: each `--chart DIR`, plus every built-in chart
+    /// whose kind none of them renders; then each `--values FILE`, in order, merged into every
+    /// chart whose values have its top-level keys (a key no chart has is an error). Shared by
+    /// `kiln` and `kiln-webhook`.
     pub fn load_all(
         dirs: &[std::path::PathBuf],
         values: &[std::path::PathBuf],
@@ -161,15 +156,13 @@ impl Chart {
             .iter()
             .map(|dir| Chart::from_dir(dir))
             .collect::<Result<Vec<_>, _>>()?;
-        if !charts.iter().any(|c| c.model == Model::Microservice) {
-            charts.insert(0, Chart::builtin()?);
+        for builtin in Chart::builtins()? {
+            if !charts.iter().any(|c| c.renders == builtin.renders) {
+                charts.push(builtin);
+            }
         }
-        let main = charts
-            .iter_mut()
-            .rfind(|c| c.model == Model::Microservice)
-            .expect("a MicroServiceDeploy chart was added above");
         for file in values {
-            main.overlay_values(file)?;
+            overlay_values(&mut charts, file)?;
         }
         Ok(charts)
     }
@@ -191,21 +184,41 @@ impl Chart {
             file: file.to_owned(),
             message,
         };
-        let read_yaml = |file: &'static str| -> Result<serde_json::Value, ChartError> {
-            let text = files.get(file).ok_or(ChartError::Missing {
-                origin: origin.to_owned(),
-                file,
-            })?;
-            serde_yaml_ng::from_str(text).map_err(|e| invalid(file, e.to_string()))
+        let read_yaml = |file: &'static str| -> Result<Option<Document>, ChartError> {
+            let Some(text) = files.get(file) else {
+                return Ok(None);
+            };
+            let input = InputFile {
+                name: format!("{origin}/{file}").into(),
+                text: text.as_str().into(),
+            };
+            let (mut documents, findings) = parse_documents(&input);
+            if let Some(finding) = findings.into_iter().next() {
+                return Err(invalid(file, finding.to_string()));
+            }
+            if documents.len() > 1 {
+                return Err(invalid(file, "must hold one YAML document".into()));
+            }
+            Ok(documents.pop())
         };
-        let manifest: ChartManifest = serde_json::from_value(read_yaml("chart.yaml")?)
+        let manifest_document = read_yaml("chart.yaml")?.ok_or(ChartError::Missing {
+            origin: origin.to_owned(),
+            file: "chart.yaml",
+        })?;
+        let manifest: ChartManifest = serde_json::from_value(manifest_document.value.clone())
             .map_err(|e| invalid("chart.yaml", e.to_string()))?;
-        let values = read_yaml("values.yaml")?;
-        let defaults = match manifest.model {
-            Model::Microservice => ChartDefaults::deserialize(&values)
-                .map_err(|e| invalid("values.yaml", e.to_string()))?,
-            Model::Manifests => ChartDefaults::unused(),
-        };
+        let values = read_yaml("values.yaml")?
+            .map(|document| document.value)
+            .unwrap_or_else(|| serde_json::json!({}));
+        if !values.is_object() {
+            return Err(invalid("values.yaml", "must be a mapping".into()));
+        }
+        let mut definition_files = BTreeMap::new();
+        for file in DEFINITION_FILES {
+            if let Some(document) = read_yaml(file)? {
+                definition_files.insert(*file, document);
+            }
+        }
         let is_rendered = |path: &str, folder: &str| {
             path.strip_prefix(folder)
                 .is_some_and(|name| !name.starts_with('_') && !name.contains('/'))
@@ -232,38 +245,100 @@ impl Chart {
             name: manifest.name,
             origin: origin.to_owned(),
             renders: manifest.renders,
-            model: manifest.model,
+            instance_name: manifest.instance_name,
+            crd_names: manifest.names,
             instance_templates,
             namespace_templates,
             sources,
             values,
-            defaults,
+            definition_files,
         })
     }
 
-    /// Merges a values file over the chart's values (per environment, say): mappings merge
-    /// key by key, anything else replaces.
-    pub fn overlay_values(&mut self, file: &Path) -> Result<(), ChartError> {
-        let origin = file.display().to_string();
-        let text = fs::read_to_string(file).map_err(|source| ChartError::Io {
-            origin: origin.clone(),
-            source,
-        })?;
-        let overlay: serde_json::Value =
-            serde_yaml_ng::from_str(&text).map_err(|e| ChartError::Invalid {
-                origin: origin.clone(),
-                file: String::new(),
-                message: e.to_string(),
-            })?;
-        merge(&mut self.values, overlay);
-        self.defaults =
-            ChartDefaults::deserialize(&self.values).map_err(|e| ChartError::Invalid {
-                origin,
-                file: String::new(),
-                message: format!("after merging, values are invalid: {e}"),
-            })?;
-        Ok(())
+    /// Compiles the kind's schema, defaults and variables against the current values.
+    pub fn definition(&self) -> Result<KindDefinition, ChartError> {
+        let file = |name: &str| self.definition_files.get(name).map(|d| &d.value);
+        KindDefinition::compile(
+            file("schema.yaml"),
+            file("defaults.yaml"),
+            file("variables.yaml"),
+            self.instance_name.as_deref(),
+            &self.values,
+        )
+        .map_err(|error| self.definition_error(&error))
     }
+
+    /// A problem in one of the definition files, with its position.
+    pub fn definition_error(&self, error: &DefinitionError) -> ChartError {
+        let position = self
+            .definition_files
+            .get(error.file)
+            .and_then(|document| document.location_of(&error.at))
+            .map(|l| format!(":{}:{}", l.line, l.column))
+            .unwrap_or_default();
+        let at = if error.at.is_root() {
+            String::new()
+        } else {
+            format!("{}: ", error.at)
+        };
+        ChartError::Invalid {
+            origin: self.origin.clone(),
+            file: format!("{}{position}", error.file),
+            message: format!("{at}{}", error.message),
+        }
+    }
+}
+
+/// Merges one `--values` file into the charts whose values have its top-level keys.
+fn overlay_values(charts: &mut [Chart], file: &Path) -> Result<(), ChartError> {
+    let origin = file.display().to_string();
+    let invalid = |message: String| ChartError::Values(format!("{origin}: {message}"));
+    let text = fs::read_to_string(file).map_err(|source| ChartError::Io {
+        origin: origin.clone(),
+        source,
+    })?;
+    let input = InputFile {
+        name: origin.as_str().into(),
+        text: text.into(),
+    };
+    let (documents, findings) = parse_documents(&input);
+    if let Some(finding) = findings.into_iter().next() {
+        return Err(ChartError::Values(finding.to_string()));
+    }
+    let Some(document) = documents.first() else {
+        return Ok(());
+    };
+    let Some(overlay) = document.value.as_object() else {
+        return Err(invalid("values must be a mapping".into()));
+    };
+    for key in overlay.keys() {
+        if !charts.iter().any(|chart| chart.values.get(key).is_some()) {
+            let known: Vec<&str> = charts
+                .iter()
+                .flat_map(|chart| chart.values.as_object().into_iter().flat_map(|v| v.keys()))
+                .map(String::as_str)
+                .collect();
+            let hint = crate::suggest::closest(key, &known)
+                .map(|c| format!("; did you mean `{c}`?"))
+                .unwrap_or_default();
+            let position = document
+                .location_of(&crate::finding::FieldPath::of(&[key]))
+                .map(|l| format!("{l}: "))
+                .unwrap_or_default();
+            return Err(ChartError::Values(format!(
+                "{position}{key}: no chart has this value{hint}"
+            )));
+        }
+    }
+    for chart in charts {
+        let mine: serde_json::Map<String, serde_json::Value> = overlay
+            .iter()
+            .filter(|(key, _)| chart.values.get(key.as_str()).is_some())
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .collect();
+        merge(&mut chart.values, serde_json::Value::Object(mine));
+    }
+    Ok(())
 }
 
 fn merge(base: &mut serde_json::Value, overlay: serde_json::Value) {
@@ -304,15 +379,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_builtin_chart_loads() {
-        let chart = Chart::builtin().unwrap();
-        assert_eq!(chart.renders.kind, "MicroServiceDeploy");
-        assert!(
-            chart
-                .instance_templates
-                .contains(&"templates/deployment.yaml".to_owned())
-        );
-        assert_eq!(chart.defaults.namespace, "default");
+    fn the_builtin_charts_load_and_compile() {
+        let charts = Chart::builtins().unwrap();
+        assert!(charts.len() >= 2);
+        for chart in &charts {
+            chart.definition().unwrap();
+            assert!(!chart.instance_templates.is_empty(), "{}", chart.name);
+        }
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! Loading, decoding, the rules and rendering all produce `Finding`s; the CLI prints
 //! them with a file position and the webhook without one, so each message is written once.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
@@ -19,7 +20,7 @@ pub enum Segment {
     Index(usize),
 }
 
-/// Where in an object a finding points, such as `spec.resourceRequirements.limits.cpu`.
+/// Where in an object a finding points, such as `spec.ports[0].nodePort`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct FieldPath(Vec<Segment>);
 
@@ -57,6 +58,61 @@ impl FieldPath {
 
     pub fn segments(&self) -> &[Segment] {
         &self.0
+    }
+
+    /// This path followed by `other`.
+    pub fn join(&self, other: &FieldPath) -> Self {
+        let mut segments = self.0.clone();
+        segments.extend(other.0.iter().cloned());
+        Self(segments)
+    }
+
+    /// Parses a field path as Kubernetes writes one in `fieldPath`: `.spec.limits['cpu']`,
+    /// `.items[2].name`; the leading dot may be left out. `None` when it is not one.
+    pub fn parse(text: &str) -> Option<Self> {
+        let mut segments = Vec::new();
+        let mut rest = text.strip_prefix('.').unwrap_or(text);
+        if rest.is_empty() {
+            return Some(Self::root());
+        }
+        let mut first = true;
+        while !rest.is_empty() {
+            if let Some(bracketed) = rest.strip_prefix('[') {
+                let close = bracketed.find(']')?;
+                let inner = &bracketed[..close];
+                let quoted = inner
+                    .strip_prefix('\'')
+                    .and_then(|s| s.strip_suffix('\''))
+                    .or_else(|| inner.strip_prefix('"').and_then(|s| s.strip_suffix('"')));
+                segments.push(match quoted {
+                    Some(key) => Segment::Key(key.to_owned()),
+                    None => Segment::Index(inner.parse().ok()?),
+                });
+                rest = &bracketed[close + 1..];
+            } else {
+                if !first {
+                    rest = rest.strip_prefix('.')?;
+                }
+                let end = rest.find(['.', '[']).unwrap_or(rest.len());
+                if end == 0 {
+                    return None;
+                }
+                segments.push(Segment::Key(rest[..end].to_owned()));
+                rest = &rest[end..];
+            }
+            first = false;
+        }
+        Some(Self(segments))
+    }
+
+    /// The value at this path in `value`, if there is one.
+    pub fn lookup<'v>(&self, value: &'v serde_json::Value) -> Option<&'v serde_json::Value> {
+        self.0
+            .iter()
+            .try_fold(value, |value, segment| match segment {
+                Segment::Key(key) => value.get(key),
+                Segment::Index(index) => value.get(index),
+            })
     }
 }
 
@@ -104,8 +160,9 @@ impl fmt::Display for Location {
 /// One problem: which rule, how severe, where, and what to do about it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Finding {
-    /// A stable identifier of the rule, for metrics and documentation (`image-reference`).
-    pub rule: &'static str,
+    /// A stable identifier of the rule, for metrics and documentation (`image-reference`);
+    /// chart rules name their own.
+    pub rule: Cow<'static, str>,
     pub severity: Severity,
     pub location: Option<Location>,
     pub object: Option<ObjectRef>,
@@ -117,9 +174,13 @@ pub struct Finding {
 }
 
 impl Finding {
-    pub fn error(rule: &'static str, field: FieldPath, message: impl Into<String>) -> Self {
+    pub fn error(
+        rule: impl Into<Cow<'static, str>>,
+        field: FieldPath,
+        message: impl Into<String>,
+    ) -> Self {
         Self {
-            rule,
+            rule: rule.into(),
             severity: Severity::Error,
             location: None,
             object: None,
@@ -130,7 +191,11 @@ impl Finding {
         }
     }
 
-    pub fn warning(rule: &'static str, field: FieldPath, message: impl Into<String>) -> Self {
+    pub fn warning(
+        rule: impl Into<Cow<'static, str>>,
+        field: FieldPath,
+        message: impl Into<String>,
+    ) -> Self {
         Self {
             severity: Severity::Warning,
             ..Self::error(rule, field, message)
@@ -252,6 +317,27 @@ mod tests {
             finding.message_line(),
             "spec.replicas: must be at least 0 (got -1)"
         );
+    }
+
+    #[test]
+    fn paths_parse_as_kubernetes_writes_them() {
+        for text in [
+            ".spec.replicas",
+            "spec.replicas",
+            ".limits['cpu']",
+            ".items[2].name",
+        ] {
+            let path = FieldPath::parse(text).unwrap();
+            assert!(!path.is_root(), "{text}");
+        }
+        assert_eq!(
+            FieldPath::parse(".a['b.c'][1].d").unwrap(),
+            FieldPath::of(&["a", "b.c"]).index(1).key("d")
+        );
+        assert_eq!(FieldPath::parse("").unwrap(), FieldPath::root());
+        for bad in ["a..b", ".a[", ".a[x]", "a.", "[0"] {
+            assert_eq!(FieldPath::parse(bad), None, "{bad}");
+        }
     }
 
     #[test]

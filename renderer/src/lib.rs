@@ -1,17 +1,18 @@
-//! kiln renders MicroServiceDeploy specs into plain Kubernetes manifests for GitOps.
+//! kiln renders short specs into plain Kubernetes manifests for GitOps, with the knowledge of
+//! each kind (schema, defaults, CEL rules, templates) in a chart.
 //!
-//! The pipeline runs load -> decode -> defaults -> rules -> render -> post-process -> output,
-//! one module per step. [`Kiln`] is the entry point shared by the `kiln` CLI and the admission
+//! The pipeline runs load -> judge (schema, defaults, rules) -> render -> post-process ->
+//! output, one module per step. [`Kiln`] is the entry point shared by the `kiln` CLI and the admission
 //! webhook, so both judge a spec with the same rules and the same messages.
 //!
 //! ```
 //! use kiln::{Kiln, chart::Chart, spec::load::{InputFile, parse_documents}};
 //!
-//! let kiln = Kiln::new(Chart::builtin().unwrap()).unwrap();
+//! let kiln = Kiln::with_charts(Chart::builtins().unwrap()).unwrap();
 //! let file = InputFile {
 //!     name: "example.yaml".into(),
-//!     text: "apiVersion: custom.ops/v1\nkind: MicroServiceDeploy\nmetadata: {name: web-v1s0}\n\
-//!            spec: {msName: web, version: \"1.0\", image: \"nginx:1.27\"}\n".into(),
+//!     text: "apiVersion: app.example.com/v1\nkind: AppService\nmetadata: {name: web-v1s0}\n\
+//!            spec: {size: 2, image: \"nginx:1.27\", ports: [{port: 80}]}\n".into(),
 //! };
 //! let (documents, _) = parse_documents(&file);
 //! let report = kiln.run(documents);
@@ -19,10 +20,14 @@
 //! assert!(report.objects.iter().any(|o| o.kind == "Deployment" && o.name == "web-v1s0"));
 //! ```
 
+pub mod cel;
 pub mod chart;
 pub mod cli;
+pub mod export;
 pub mod finding;
+pub mod formats;
 pub mod guard;
+pub mod kind;
 pub mod namespaces;
 pub mod output;
 mod parallel;
@@ -30,8 +35,9 @@ mod pipeline;
 pub mod postprocess;
 pub mod quantity;
 pub mod render;
-pub mod rules;
+pub mod schema;
 pub mod spec;
+mod suggest;
 
 pub use finding::{FieldPath, Finding, Location, ObjectRef, Severity};
 pub use pipeline::{Checked, Kiln, Report};

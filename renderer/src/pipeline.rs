@@ -1,45 +1,34 @@
-//! The pipeline: documents -> kind dispatch -> decode -> defaults -> rules -> render ->
-//! post-process -> conflicts -> namespace quotas -> ordered objects, with every finding.
-//! `Kiln` is the library's front door; the CLI and the webhook both hold one.
+//! The pipeline: documents -> kind dispatch -> judge (schema, defaults, variables, rules) ->
+//! render -> post-process -> conflicts -> namespace templates -> ordered objects, with every
+//! finding. `Kiln` is the library's front door; the CLI and the webhook both hold one. It
+//! knows no kind: each chart's `KindDefinition` says what a valid spec is.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
-use crate::chart::{Chart, ChartError, KindId, Model};
+use crate::chart::{Chart, ChartError, KindId};
 use crate::finding::{FieldPath, Finding, Location, ObjectRef};
 use crate::output::{Manifest, order};
-use crate::render::{Engine, Instance, NamespaceSummary};
-use crate::rules::{self, Subject};
-use crate::spec::decode::{PlainSpec, decode_plain, decode_written};
-use crate::spec::defaults;
+use crate::render::{Engine, Instance, NamespaceContext};
 use crate::spec::load::Document;
-use crate::spec::model::{KIND, MicroServiceDeploy};
 use crate::{namespaces, postprocess};
 
 /// The renderer: charts compiled and ready, shared by every request or run.
 pub struct Kiln {
-    /// The MicroServiceDeploy chart.
-    engine: Engine,
-    /// Charts of the `manifests` model (kiln's own deployment, say), by kind.
-    manifest_engines: Vec<Engine>,
-}
-
-/// Which chart renders a document.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Target {
-    Microservice,
-    Manifests(usize),
+    /// One per kind, in the order the charts were given.
+    engines: Vec<Engine>,
 }
 
 /// What kiln concluded about one document.
 #[derive(Debug, Clone)]
 pub struct Checked {
     pub object: ObjectRef,
-    /// The decoded spec before and after defaults; `None` when the document is not a kind kiln
-    /// renders (and after `run`, which drops them once they are used).
-    pub written: Option<MicroServiceDeploy>,
-    pub defaulted: Option<MicroServiceDeploy>,
-    /// For kinds of a `manifests`-model chart: which chart renders it, and the spec.
-    pub manifests: Option<(usize, PlainSpec)>,
+    /// The chart that renders it; `None` when kiln has no chart for its kind.
+    pub chart: Option<usize>,
+    /// The object with every default applied, for rendering; `None` when there is none.
+    pub defaulted: Option<serde_json::Value>,
+    /// The chart's variables for it.
+    pub variables: serde_json::Value,
     /// Findings with object and, for documents from files, position attached.
     pub findings: Vec<Finding>,
 }
@@ -64,6 +53,7 @@ impl Report {
 }
 
 impl Kiln {
+    /// A renderer for one chart only.
     pub fn new(chart: Chart) -> Result<Kiln, ChartError> {
         Kiln::with_charts(vec![chart])
     }
@@ -76,108 +66,103 @@ impl Kiln {
         Kiln::with_charts(Chart::load_all(dirs, values)?)
     }
 
-    /// One MicroServiceDeploy chart (the last given, else the built-in one) and any number
-    /// of `manifests`-model charts; no two may render the same kind.
+    /// Compiles every chart; no two may render the same kind.
     pub fn with_charts(charts: Vec<Chart>) -> Result<Kiln, ChartError> {
-        let mut main = None;
-        let mut manifest_engines: Vec<Engine> = Vec::new();
-        for chart in charts {
-            match chart.model {
-                Model::Microservice => main = Some(chart),
-                Model::Manifests => {
-                    let taken = manifest_engines
-                        .iter()
-                        .any(|e| e.chart().renders == chart.renders);
-                    if taken || chart.renders.kind == crate::spec::model::KIND {
-                        return Err(ChartError::Invalid {
-                            origin: chart.origin.clone(),
-                            file: "chart.yaml".into(),
-                            message: format!(
-                                "renders {}, which another chart renders too",
-                                chart.renders
-                            ),
-                        });
-                    }
-                    manifest_engines.push(Engine::new(chart)?);
-                }
+        for (index, chart) in charts.iter().enumerate() {
+            if charts[..index].iter().any(|c| c.renders == chart.renders) {
+                return Err(ChartError::Invalid {
+                    origin: chart.origin.clone(),
+                    file: "chart.yaml".into(),
+                    message: format!("renders {}, which another chart renders too", chart.renders),
+                });
             }
         }
-        let main = match main {
-            Some(chart) => chart,
-            None => Chart::builtin()?,
-        };
-        Ok(Kiln {
-            engine: Engine::new(main)?,
-            manifest_engines,
-        })
+        let crds: Arc<Vec<serde_json::Value>> = Arc::new(
+            charts
+                .iter()
+                .filter_map(crate::export::crd::custom_resource_definition)
+                .collect(),
+        );
+        let engines = charts
+            .into_iter()
+            .map(|chart| Engine::new(chart, crds.clone()))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Kiln { engines })
     }
 
-    pub fn chart(&self) -> &Chart {
-        self.engine.chart()
+    /// The charts, in the order given.
+    pub fn charts(&self) -> impl Iterator<Item = &Chart> {
+        self.engines.iter().map(Engine::chart)
+    }
+
+    /// The values of the chart that rendered `object` (by its `kiln.dev/spec` annotation),
+    /// or of the first chart: the guard compares hand edits with them.
+    pub fn values_for_rendered(&self, object: &serde_json::Value) -> &serde_json::Value {
+        let source = object
+            .pointer("/metadata/annotations")
+            .and_then(|a| a.get(postprocess::SPEC_ANNOTATION))
+            .and_then(|v| v.as_str())
+            .unwrap_or_default();
+        let kind = source.split(' ').next().unwrap_or_default();
+        self.engines
+            .iter()
+            .find(|engine| engine.chart().renders.kind == kind)
+            .or(self.engines.first())
+            .map(|engine| &engine.chart().values)
+            .unwrap_or(&serde_json::Value::Null)
     }
 
     /// The kinds this renderer knows, for messages and the webhook's routing.
     pub fn known_kinds(&self) -> Vec<KindId> {
-        std::iter::once(&self.engine)
-            .chain(&self.manifest_engines)
-            .map(|engine| engine.chart().renders.clone())
-            .collect()
+        self.charts().map(|chart| chart.renders.clone()).collect()
     }
 
-    /// Decodes, defaults and validates one document. Used per document by `run` and per
-    /// request by the webhook.
+    /// Judges one document against its chart. Used per document by `run` and per request by
+    /// the webhook.
     pub fn check(&self, document: &Document) -> Checked {
         let object = object_ref(&document.value);
-        let mut findings = Vec::new();
-        let (mut written, mut defaulted, mut manifests) = (None, None, None);
-        let target = self.dispatch(&document.value);
-        if let Ok(target) = target {
-            findings.extend(self.system_namespace(target, &document.value));
-        }
-        match target {
-            Err(finding) => findings.push(finding),
-            Ok(Target::Manifests(index)) => {
-                let (plain, plain_findings) = decode_plain(&document.value);
-                findings.extend(plain_findings);
-                manifests = plain.map(|plain| (index, plain));
-            }
-            Ok(Target::Microservice) => {
-                let (decoded, decode_findings, filled) = self
-                    .decode_with_defaults(&document.value, &|field: &FieldPath| {
+        let mut checked = Checked {
+            object: object.clone(),
+            chart: None,
+            defaulted: None,
+            variables: serde_json::Value::Null,
+            findings: Vec::new(),
+        };
+        match self.dispatch(&document.value) {
+            Err(finding) => checked.findings.push(finding),
+            Ok(index) => {
+                let engine = &self.engines[index];
+                checked
+                    .findings
+                    .extend(self.system_namespace(engine, &document.value));
+                let judgement = engine
+                    .definition()
+                    .judge(&document.value, &|field: &FieldPath| {
                         document.written_scalar(field)
                     });
-                let rule_findings = rules::check(&Subject {
-                    object: &filled,
-                    written: &decoded.spec,
-                    defaults: &self.chart().defaults,
-                });
-                // A field that could not be decoded reads as absent to the rules; its type
-                // error is the one finding worth showing for it.
-                let undecodable: Vec<FieldPath> =
-                    decode_findings.iter().map(|f| f.field.clone()).collect();
-                findings.extend(decode_findings);
-                findings.extend(
-                    rule_findings
-                        .into_iter()
-                        .filter(|f| !undecodable.contains(&f.field)),
-                );
-                written = Some(decoded);
-                defaulted = Some(filled);
+                checked.findings.extend(judgement.findings);
+                checked
+                    .findings
+                    .extend(judgement.failures.iter().map(|failure| {
+                        let error = engine.chart().definition_error(failure);
+                        Finding::error("chart-definition", FieldPath::root(), error.to_string())
+                    }));
+                checked.chart = Some(index);
+                checked.defaulted = judgement.defaulted;
+                checked.variables = judgement.variables;
             }
         }
-        for finding in &mut findings {
+        for finding in &mut checked.findings {
             finding.object.get_or_insert_with(|| object.clone());
             if finding.location.is_none() {
                 finding.location = document.location_of(&finding.field);
             }
         }
-        Checked {
-            object,
-            written,
-            defaulted,
-            manifests,
-            findings,
-        }
+        // Position first, then field: the same order in the CLI and in a webhook denial.
+        checked
+            .findings
+            .sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+        checked
     }
 
     /// The document with every absent defaultable field added and nothing else changed, or
@@ -185,37 +170,14 @@ impl Kiln {
     /// type, are left alone: validation reports them. The admission webhook turns the
     /// difference into a JSON patch; applying it and asking again yields no change.
     pub fn with_defaults(&self, document: &serde_json::Value) -> Option<serde_json::Value> {
-        if self.dispatch(document).ok()? != Target::Microservice {
-            return None;
-        }
-        let (_, _, filled) = self.decode_with_defaults(document, &|_| None);
-        let filled_spec = serde_json::to_value(&filled.spec).ok()?;
-        let mut result = document.clone();
-        let spec = result.get_mut("spec")?;
-        add_missing(spec, filled_spec);
-        Some(result)
-    }
-
-    /// The spec as written (with its decoding findings) and with the chart's defaults applied.
-    fn decode_with_defaults(
-        &self,
-        document: &serde_json::Value,
-        written: &dyn Fn(&FieldPath) -> Option<String>,
-    ) -> (MicroServiceDeploy, Vec<Finding>, MicroServiceDeploy) {
-        let (decoded, findings) = decode_written(document, written);
-        let mut filled = decoded.clone();
-        defaults::apply(&mut filled, &self.chart().defaults);
-        (decoded, findings, filled)
+        let index = self.target(document)?;
+        Some(self.engines[index].definition().defaults_of(document))
     }
 
     /// The finding for a spec aimed at a system namespace its chart does not allow.
-    fn system_namespace(&self, target: Target, document: &serde_json::Value) -> Option<Finding> {
-        let values = &self.engine_for(target).chart().values;
-        let namespace = document
-            .pointer("/metadata/namespace")
-            .and_then(|v| v.as_str())
-            .or_else(|| values.get("namespace").and_then(|v| v.as_str()))
-            .unwrap_or("default");
+    fn system_namespace(&self, engine: &Engine, document: &serde_json::Value) -> Option<Finding> {
+        let values = &engine.chart().values;
+        let namespace = spec_namespace(document, values);
         namespaces::is_refused(namespace, values).then(|| {
             namespaces::refused(
                 FieldPath::of(&["metadata", "namespace"]),
@@ -225,35 +187,22 @@ impl Kiln {
         })
     }
 
-    fn engine_for(&self, target: Target) -> &Engine {
-        match target {
-            Target::Microservice => &self.engine,
-            Target::Manifests(index) => &self.manifest_engines[index],
-        }
-    }
-
     /// True when the document's apiVersion and kind are one this renderer has a chart for.
     pub fn renders(&self, document: &serde_json::Value) -> bool {
         self.target(document).is_some()
     }
 
-    fn target(&self, document: &serde_json::Value) -> Option<Target> {
+    fn target(&self, document: &serde_json::Value) -> Option<usize> {
         let text = |key: &str| document.get(key).and_then(|v| v.as_str());
-        let matches = |kind: &KindId| {
+        self.engines.iter().position(|engine| {
+            let kind = &engine.chart().renders;
             text("apiVersion") == Some(kind.api_version.as_str())
                 && text("kind") == Some(kind.kind.as_str())
-        };
-        if matches(&self.chart().renders) {
-            return Some(Target::Microservice);
-        }
-        self.manifest_engines
-            .iter()
-            .position(|engine| matches(&engine.chart().renders))
-            .map(Target::Manifests)
+        })
     }
 
     /// Finds the chart for the document, or says what is wrong with its kind.
-    fn dispatch(&self, value: &serde_json::Value) -> Result<Target, Finding> {
+    fn dispatch(&self, value: &serde_json::Value) -> Result<usize, Finding> {
         let Some(fields) = value.as_object() else {
             return Err(Finding::error(
                 "field-type",
@@ -281,8 +230,8 @@ impl Kiln {
                 }
             }
         }
-        if let Some(target) = self.target(value) {
-            return Ok(target);
+        if let Some(index) = self.target(value) {
+            return Ok(index);
         }
         let api_version = fields["apiVersion"].as_str().unwrap_or_default();
         let kind = fields["kind"].as_str().unwrap_or_default();
@@ -303,36 +252,31 @@ impl Kiln {
     /// their contents are dropped once checked, which keeps large runs small.
     pub fn run(&self, mut documents: Vec<Document>) -> Report {
         let mut report = Report::default();
-        let mut checked = Vec::with_capacity(documents.len());
-        let mut instances: Vec<(usize, Instance)> = Vec::new();
-        let mut plain: Vec<(usize, usize, PlainSpec)> = Vec::new();
-        let whole_key = self.whole_config_key();
-        for (index, document) in documents.iter_mut().enumerate() {
-            let mut result = self.check(document);
+        let mut checked = crate::parallel::map(&documents, |document| self.check(document));
+        let mut instances: Vec<(usize, usize, Instance)> = Vec::new();
+        for (index, (document, result)) in documents.iter_mut().zip(&mut checked).enumerate() {
             document.value = serde_json::Value::Null;
             let has_errors = result.has_errors();
             report.findings.append(&mut result.findings);
-            if let (false, Some(object)) = (has_errors, result.defaulted.take()) {
-                instances.push((
-                    index,
-                    Instance::resolve(&object, &self.chart().defaults, &whole_key),
-                ));
+            if let (false, Some(chart), Some(object)) =
+                (has_errors, result.chart, result.defaulted.take())
+            {
+                let engine = &self.engines[chart];
+                let variables = std::mem::take(&mut result.variables);
+                instances.push((index, chart, instance(engine, object, variables)));
             }
-            if let (false, Some((engine, spec))) = (has_errors, result.manifests.take()) {
-                plain.push((index, engine, spec));
-            }
-            result.written = None;
-            checked.push(result);
         }
-        let mut rendered: Vec<(usize, Result<Rendered, Finding>)> = instances
+        let rendered: Vec<(usize, Result<Rendered, Finding>)> = instances
             .iter()
-            .map(|(index, _)| *index)
+            .map(|(index, _, _)| *index)
             .zip(self.render_instances(&instances))
             .collect();
-        for (index, engine, spec) in &plain {
-            rendered.push((*index, self.render_manifests(*engine, spec)));
-        }
-        collect_objects(rendered, &checked, &documents, &mut report);
+        let instance_field = |index: usize| {
+            checked[index].chart.map_or_else(FieldPath::root, |chart| {
+                self.engines[chart].definition().instance_field.clone()
+            })
+        };
+        collect_objects(rendered, &checked, &documents, &instance_field, &mut report);
         self.render_namespaces(&instances, &checked, &documents, &mut report);
         order::sort(&mut report.objects);
         report
@@ -341,82 +285,136 @@ impl Kiln {
         report
     }
 
-    fn whole_config_key(&self) -> String {
-        self.chart()
-            .values
-            .pointer("/config/wholeKey")
-            .and_then(|v| v.as_str())
-            .unwrap_or("config")
-            .to_owned()
-    }
-
     /// Renders instances, on all cores when there are many; results keep the input order.
     /// Each instance is rendered, post-processed, checked against the Kubernetes types and
     /// serialised on the same thread, so only finished text travels back.
-    fn render_instances(&self, instances: &[(usize, Instance)]) -> Vec<Result<Rendered, Finding>> {
-        let render_one = |(_, instance): &(usize, Instance)| {
-            let mut objects = self.engine.render_instance(instance)?;
+    fn render_instances(
+        &self,
+        instances: &[(usize, usize, Instance)],
+    ) -> Vec<Result<Rendered, Finding>> {
+        let render_one = |(_, chart, instance): &(usize, usize, Instance)| {
+            let engine = &self.engines[*chart];
+            let mut objects = engine.render_instance(instance)?;
             postprocess::finish_instance(&mut objects, &instance.spec_ref);
-            Ok(Rendered::from_objects(objects, &self.chart().values))
+            Ok(Rendered::from_objects(objects, &engine.chart().values))
         };
         crate::parallel::map(instances, render_one)
     }
 
-    /// Renders a spec of a `manifests`-model chart.
-    fn render_manifests(&self, engine: usize, spec: &PlainSpec) -> Result<Rendered, Finding> {
-        let engine = &self.manifest_engines[engine];
-        let mut objects = engine.render_plain(spec)?;
-        let namespace = spec.namespace.as_deref().unwrap_or("default");
-        let source = format!("{} {namespace}/{}", engine.chart().renders.kind, spec.name);
-        postprocess::stamp_source(&mut objects, &source);
-        Ok(Rendered::from_objects(objects, &engine.chart().values))
-    }
-
-    /// One set of namespace-wide objects (the ResourceQuota) per namespace.
+    /// Each chart's namespace templates, once per namespace its instances render into.
     /// Findings about a namespace go on its first spec, at `metadata.namespace`.
     fn render_namespaces(
         &self,
-        instances: &[(usize, Instance)],
+        instances: &[(usize, usize, Instance)],
         checked: &[Checked],
         documents: &[Document],
         report: &mut Report,
     ) {
-        let mut by_namespace: BTreeMap<&str, (usize, Vec<&Instance>)> = BTreeMap::new();
-        for (index, instance) in instances {
-            by_namespace
-                .entry(instance.namespace.as_str())
+        let mut groups: BTreeMap<(usize, &str), (usize, Vec<&Instance>)> = BTreeMap::new();
+        for (index, chart, instance) in instances {
+            if self.engines[*chart].chart().namespace_templates.is_empty() {
+                continue;
+            }
+            groups
+                .entry((*chart, instance.namespace.as_str()))
                 .or_insert_with(|| (*index, Vec::new()))
                 .1
                 .push(instance);
         }
-        let surge = self.chart().defaults.rollout.max_surge;
-        for (namespace, (first, members)) in by_namespace {
-            let result = NamespaceSummary::compute(namespace, &members, surge)
-                .map_err(|_| {
-                    Finding::error(
-                        "quota-overflow",
-                        FieldPath::of(&["metadata", "namespace"]),
-                        format!("the services of namespace {namespace} add up to more resources than a quota can hold"),
-                    )
-                    .hint("lower replicas or resources, or spread the services over namespaces")
-                })
-                .and_then(|summary| self.engine.render_namespace(&summary));
-            match result {
+        for ((chart, namespace), (first, mut members)) in groups {
+            let engine = &self.engines[chart];
+            members.sort_by(|a, b| a.name.cmp(&b.name));
+            let context = NamespaceContext {
+                name: namespace,
+                instances: members,
+            };
+            match engine.render_namespace(&context) {
                 Ok(mut objects) => {
-                    // A namespace-wide object comes from every spec in the namespace.
-                    postprocess::stamp_source(&mut objects, &format!("{KIND} {namespace}/*"));
+                    // A namespace-wide object comes from every spec of the kind in the namespace.
+                    let source = format!("{} {namespace}/*", engine.chart().renders.kind);
+                    postprocess::stamp_source(&mut objects, &source);
                     for object in objects {
                         report.findings.extend(postprocess::check_schema(&object));
                         report.objects.push(Manifest::from_object(object));
                     }
                 }
-                Err(finding) => {
+                Err(mut finding) => {
+                    finding.field = FieldPath::of(&["metadata", "namespace"]);
                     report
                         .findings
-                        .push(attach(finding, &checked[first], &documents[first]))
+                        .push(attach(finding, &checked[first], &documents[first]));
                 }
             }
         }
+    }
+
+    /// The text of every instance template for every valid document, for tests of the
+    /// templates' shape.
+    #[cfg(test)]
+    pub(crate) fn rendered_texts(&self, documents: Vec<Document>) -> Vec<(String, String)> {
+        let mut texts = Vec::new();
+        for document in &documents {
+            let checked = self.check(document);
+            assert!(!checked.has_errors(), "{:?}", checked.findings);
+            let (Some(chart), Some(object)) = (checked.chart, checked.defaulted) else {
+                continue;
+            };
+            let engine = &self.engines[chart];
+            let instance = instance(engine, object, checked.variables);
+            texts.extend(engine.instance_texts(&instance));
+        }
+        texts
+    }
+}
+
+/// The namespace a spec renders into: its own, else the chart value `namespace`, else
+/// `default`.
+fn spec_namespace<'a>(document: &'a serde_json::Value, values: &'a serde_json::Value) -> &'a str {
+    document
+        .pointer("/metadata/namespace")
+        .and_then(|v| v.as_str())
+        .or_else(|| values.get("namespace").and_then(|v| v.as_str()))
+        .unwrap_or("default")
+}
+
+/// A judged spec as its chart's templates see it.
+fn instance(
+    engine: &Engine,
+    mut object: serde_json::Value,
+    variables: serde_json::Value,
+) -> Instance {
+    let values = &engine.chart().values;
+    let namespace = spec_namespace(&object, values).to_owned();
+    let metadata_name = object
+        .pointer("/metadata/name")
+        .and_then(|v| v.as_str())
+        .unwrap_or_default()
+        .to_owned();
+    let name = engine
+        .definition()
+        .instance_field
+        .lookup(&object)
+        .and_then(|v| v.as_str())
+        .map_or_else(|| metadata_name.clone(), str::to_owned);
+    if let Some(metadata) = object.get_mut("metadata").and_then(|m| m.as_object_mut()) {
+        metadata.insert("namespace".into(), namespace.clone().into());
+    }
+    let take = |object: &mut serde_json::Value, key: &str| {
+        object
+            .get_mut(key)
+            .map(std::mem::take)
+            .unwrap_or_else(|| serde_json::json!({}))
+    };
+    Instance {
+        spec_ref: format!(
+            "{} {namespace}/{metadata_name}",
+            engine.chart().renders.kind
+        ),
+        spec: take(&mut object, "spec"),
+        metadata: take(&mut object, "metadata"),
+        variables,
+        name,
+        namespace,
     }
 }
 
@@ -459,6 +457,7 @@ fn collect_objects(
     rendered: Vec<(usize, Result<Rendered, Finding>)>,
     checked: &[Checked],
     documents: &[Document],
+    instance_field: &dyn Fn(usize) -> FieldPath,
     report: &mut Report,
 ) {
     let mut producers: HashMap<(String, Option<String>, String), usize> = HashMap::new();
@@ -494,26 +493,15 @@ fn collect_objects(
         }
     }
     for ((first, second), objects) in conflicts {
-        let finding = conflict_finding(&checked[first], &documents[first], &objects);
+        let finding = conflict_finding(
+            &checked[first],
+            &documents[first],
+            &objects,
+            &instance_field(second),
+        );
         report
             .findings
             .push(attach(finding, &checked[second], &documents[second]));
-    }
-}
-
-/// Adds the keys of `defaults` that `target` lacks, recursing into mappings both have.
-fn add_missing(target: &mut serde_json::Value, defaults: serde_json::Value) {
-    let (Some(target), serde_json::Value::Object(defaults)) = (target.as_object_mut(), defaults)
-    else {
-        return;
-    };
-    for (key, value) in defaults {
-        match target.get_mut(&key) {
-            Some(existing) => add_missing(existing, value),
-            None => {
-                target.insert(key, value);
-            }
-        }
     }
 }
 
@@ -536,7 +524,12 @@ fn describe(object: &Manifest) -> String {
 }
 
 /// Two specs render the same object: the finding goes on the second and names the first.
-fn conflict_finding(first: &Checked, first_document: &Document, objects: &[String]) -> Finding {
+fn conflict_finding(
+    first: &Checked,
+    first_document: &Document,
+    objects: &[String],
+    instance_field: &FieldPath,
+) -> Finding {
     let position = first_document.location_of(&FieldPath::root()).map_or_else(
         || first_document.file.to_string(),
         |l: Location| l.to_string(),
@@ -548,14 +541,16 @@ fn conflict_finding(first: &Checked, first_document: &Document, objects: &[Strin
     };
     Finding::error(
         "duplicate-object",
-        FieldPath::of(&["spec", "fullName"]),
+        instance_field.clone(),
         format!(
             "renders the same objects as {} at {position}: {}{more}",
             first.object,
             shown.join(", ")
         ),
     )
-    .hint("give one of them another spec.fullName or metadata.namespace")
+    .hint(format!(
+        "give one of them another {instance_field} or metadata.namespace"
+    ))
 }
 
 /// `KIND/NAME` from whatever the document holds, for messages about documents of any kind.

@@ -458,25 +458,29 @@ fn the_webhook_chart_deploys_the_crd_that_kiln_crd_prints() {
     assert_eq!(rendered.code, 0, "{}", rendered.stderr);
     let crd = kiln(dir.path(), &["crd"], None);
     assert_eq!(crd.code, 0);
-    let mut from_chart = util::parse_stream(&rendered.stdout)
+    let from_chart: Vec<serde_json::Value> = util::parse_stream(&rendered.stdout)
         .into_iter()
-        .find(|o| o["kind"] == "CustomResourceDefinition")
-        .expect("the chart renders the CRD");
-    from_chart["metadata"]["annotations"]
-        .as_object_mut()
-        .unwrap()
-        .remove("kiln.dev/spec");
-    if from_chart["metadata"]["annotations"]
-        .as_object()
-        .unwrap()
-        .is_empty()
-    {
-        from_chart["metadata"]
-            .as_object_mut()
-            .unwrap()
-            .remove("annotations");
+        .filter(|o| o["kind"] == "CustomResourceDefinition")
+        .map(|mut crd| {
+            let annotations = crd["metadata"]["annotations"].as_object_mut().unwrap();
+            annotations.remove("kiln.dev/spec");
+            crd
+        })
+        .collect();
+    let printed = util::parse_stream(&crd.stdout);
+    assert_eq!(printed.len(), 2, "one CRD per built-in chart with a schema");
+    let names = |crds: &[serde_json::Value]| {
+        let mut names: Vec<String> = crds
+            .iter()
+            .map(|c| c["metadata"]["name"].as_str().unwrap().to_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(names(&from_chart), names(&printed));
+    for crd in &printed {
+        assert!(from_chart.contains(crd), "{crd}");
     }
-    assert_eq!(from_chart, util::parse_stream(&crd.stdout)[0]);
 }
 
 #[test]

@@ -24,11 +24,56 @@ fn kiln_webhook_spec(namespace: &str) -> String {
 }
 
 #[test]
-fn a_namespace_with_dot_dot_cannot_write_outside_the_root() {
+fn a_namespace_with_dot_dot_is_refused_by_every_chart() {
     let dir = tempfile::tempdir().unwrap();
     for namespace in ["../../outside-ns", "/kiln-absolute-ns"] {
         write(dir.path(), "w/spec.yaml", &kiln_webhook_spec(namespace));
         let chart = webhook_chart();
+        let run = kiln(
+            dir.path(),
+            &["render", "-f", "w", "--chart", &chart, "-o", "a/out"],
+            None,
+        );
+        assert_eq!(run.code, 1, "{}", run.stderr);
+        assert!(
+            run.stderr
+                .contains("metadata.namespace: must be a DNS-1123 label")
+                && run.stderr.contains("nothing was written"),
+            "{}",
+            run.stderr
+        );
+        assert!(!dir.path().join("a").exists());
+    }
+}
+
+/// A chart whose template takes an object's namespace from a spec field with no format, so
+/// only the output folder stands between a `..` and the file system.
+fn careless_chart(dir: &Path) -> String {
+    write(
+        dir,
+        "careless/chart.yaml",
+        "name: careless\nrenders: {apiVersion: example.com/v1, kind: Careless}\n",
+    );
+    write(
+        dir,
+        "careless/templates/cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: {{ spec.target }}}\ndata: {}\n",
+    );
+    dir.join("careless").display().to_string()
+}
+
+#[test]
+fn a_namespace_with_dot_dot_cannot_write_outside_the_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let chart = careless_chart(dir.path());
+    for namespace in ["../../outside-ns", "/kiln-absolute-ns"] {
+        write(
+            dir.path(),
+            "w/spec.yaml",
+            &format!(
+                "apiVersion: example.com/v1\nkind: Careless\nmetadata: {{name: c}}\nspec: {{target: {namespace:?}}}\n"
+            ),
+        );
         let run = kiln(
             dir.path(),
             &["render", "-f", "w", "--chart", &chart, "-o", "a/out"],

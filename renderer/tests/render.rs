@@ -12,7 +12,7 @@ fn render_fixture(path: &std::path::Path) -> Report {
         name: path.file_name().unwrap().to_string_lossy().into(),
         text: std::fs::read_to_string(path).unwrap().into(),
     };
-    let kiln = Kiln::new(Chart::builtin().unwrap()).unwrap();
+    let kiln = Kiln::with_charts(Chart::builtins().unwrap()).unwrap();
     let (documents, yaml_findings) = parse_documents(&file);
     let mut report = kiln.run(documents);
     report.findings.extend(yaml_findings);

@@ -8,7 +8,7 @@ use kiln::{Finding, Kiln};
 use serde_json::{Value, json};
 
 fn kiln() -> Kiln {
-    Kiln::new(Chart::builtin().unwrap()).unwrap()
+    Kiln::with_charts(Chart::builtins().unwrap()).unwrap()
 }
 
 fn base() -> Value {
@@ -59,11 +59,11 @@ fn warnings(document: Value) -> Vec<String> {
         .collect()
 }
 
-fn rule_ids(document: Value) -> Vec<&'static str> {
+fn rule_ids(document: Value) -> Vec<String> {
     findings(document)
         .iter()
         .filter(|f| f.is_error())
-        .map(|f| f.rule)
+        .map(|f| f.rule.to_string())
         .collect()
 }
 
@@ -431,7 +431,7 @@ fn unknown_kind_lists_the_known_kinds() {
     assert_eq!(
         errors(document),
         [
-            "kind: kiln has no chart for custom.ops/v2 MicroServiceDeploy; it renders: custom.ops/v1 MicroServiceDeploy"
+            "kind: kiln has no chart for custom.ops/v2 MicroServiceDeploy; it renders: custom.ops/v1 MicroServiceDeploy, app.example.com/v1 AppService"
         ]
     );
 }

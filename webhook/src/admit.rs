@@ -64,7 +64,8 @@ pub struct Verdict {
     pub response: AdmissionResponse,
     pub outcome: Outcome,
     /// Rule ids of the errors, one per finding.
-    pub denied_by: Vec<&'static str>,
+    /// Rule ids: kiln's own and those the charts name (a fixed set per deployment).
+    pub denied_by: Vec<std::borrow::Cow<'static, str>>,
 }
 
 /// Decides one request.
@@ -90,7 +91,7 @@ pub fn admit(
         return Verdict {
             response: response.deny("the object could not be read as JSON"),
             outcome: Outcome::Denied,
-            denied_by: vec!["unreadable-object"],
+            denied_by: vec!["unreadable-object".into()],
         };
     };
     if kiln::guard::is_guarded(&value) {
@@ -145,7 +146,7 @@ fn guard(
         .old_object
         .as_ref()
         .and_then(|o| serde_json::to_value(o).ok());
-    let findings = kiln::guard::check(value, old.as_ref(), &kiln.chart().values);
+    let findings = kiln::guard::check(value, old.as_ref(), kiln.values_for_rendered(value));
     let errors: Vec<&Finding> = findings.iter().collect();
     deny_or_allow(response, &errors)
 }
@@ -177,7 +178,7 @@ fn deny_or_allow(response: AdmissionResponse, errors: &[&Finding]) -> Verdict {
     Verdict {
         response,
         outcome: Outcome::Denied,
-        denied_by: errors.iter().map(|f| f.rule).collect(),
+        denied_by: errors.iter().map(|f| f.rule.clone()).collect(),
     }
 }
 
@@ -206,7 +207,7 @@ fn mutate(kiln: &Kiln, value: &serde_json::Value, response: AdmissionResponse) -
         Err(_) => Verdict {
             response: response.deny("kiln could not serialise its defaults patch"),
             outcome: Outcome::Denied,
-            denied_by: vec!["internal"],
+            denied_by: vec!["internal".into()],
         },
     }
 }

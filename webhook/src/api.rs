@@ -119,7 +119,9 @@ fn review(state: &AppState, body: &[u8], endpoint: Endpoint) -> Response {
         state
             .metrics
             .denials
-            .get_or_create(&RuleLabels { rule })
+            .get_or_create(&RuleLabels {
+                rule: rule.to_string(),
+            })
             .inc();
     }
     // Fields that come from the request are Debug-formatted (quoted and escaped), so a

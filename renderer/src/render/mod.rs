@@ -1,20 +1,45 @@
-//! Rendering: chart templates + a resolved instance -> Kubernetes objects.
-//! It owns the minijinja environment (strict undefined, YAML-safe escaping) and the parse of
-//! rendered text back into objects, so template whitespace can never shape the output.
-//! It never validates specs; `rules` has done that before anything reaches here.
+//! Rendering: chart templates + a judged spec -> Kubernetes objects.
+//! It owns the minijinja environment (strict undefined, YAML-safe escaping, kiln's template
+//! functions) and the parse of rendered text back into objects, so template whitespace can
+//! never shape the output. It never validates specs; `kind` has done that before.
 
-pub mod context;
 mod escape;
 mod fast_yaml;
+pub mod functions;
+
+use std::sync::Arc;
 
 use minijinja::value::{Serde, Value};
 use minijinja::{Environment, UndefinedBehavior, context, syntax::SyntaxConfig};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::chart::{Chart, ChartError};
 use crate::finding::{FieldPath, Finding};
-use crate::spec::decode::PlainSpec;
-pub use context::{Instance, NamespaceSummary};
+use crate::kind::KindDefinition;
+
+/// One spec that passed its kind's rules, as templates see it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Instance {
+    /// The value of the chart's instance field: the folder of its objects in the output.
+    pub name: String,
+    pub namespace: String,
+    /// `KIND NAMESPACE/NAME`: the spec that is the source of truth of what it renders.
+    #[serde(skip)]
+    pub spec_ref: String,
+    /// `spec` with every default applied.
+    pub spec: serde_json::Value,
+    /// `metadata`, with the namespace filled in.
+    pub metadata: serde_json::Value,
+    /// The chart's variables, evaluated for this spec.
+    pub variables: serde_json::Value,
+}
+
+/// What namespace templates see: the namespace and every instance rendered into it.
+#[derive(Debug, Clone, Serialize)]
+pub struct NamespaceContext<'a> {
+    pub name: &'a str,
+    pub instances: Vec<&'a Instance>,
+}
 
 /// A rendered Kubernetes object and where it came from.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,16 +55,20 @@ pub struct Object {
     pub value: serde_json::Value,
 }
 
-/// A chart compiled into a template environment, ready to render many instances.
+/// A chart compiled: its kind's definition and its templates, ready for many specs.
 pub struct Engine {
     env: Environment<'static>,
     chart: Chart,
+    definition: KindDefinition,
     /// `values` converted once, not per render.
     values: Value,
 }
 
 impl Engine {
-    pub fn new(chart: Chart) -> Result<Engine, ChartError> {
+    /// Compiles a chart; `crds` are the CustomResourceDefinitions of every kind kiln knows,
+    /// for templates that install them (`crds()`).
+    pub fn new(chart: Chart, crds: Arc<Vec<serde_json::Value>>) -> Result<Engine, ChartError> {
+        let definition = chart.definition()?;
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_auto_escape_callback(|_| escape::YAML);
@@ -50,10 +79,11 @@ impl Engine {
             .build()
             .expect("the default delimiters are valid");
         env.set_syntax(syntax);
-        // kiln's own CRD, generated from its field list, for the chart that deploys kiln.
-        env.add_function("kiln_crd", || {
-            Value::from(Serde(crate::spec::crd::custom_resource_definition()))
+        env.add_function("key_value_lines", |text: &str| {
+            functions::key_value_lines(text)
         });
+        env.add_function("quota_totals", functions::quota_totals);
+        env.add_function("crds", move || Value::from(Serde(crds.as_ref().clone())));
         for (name, source) in &chart.sources {
             env.add_template_owned(name.clone(), source.clone())
                 .map_err(|error| ChartError::Invalid {
@@ -63,48 +93,63 @@ impl Engine {
                 })?;
         }
         let values = Value::from(Serde(&chart.values));
-        Ok(Engine { env, chart, values })
+        Ok(Engine {
+            env,
+            chart,
+            definition,
+            values,
+        })
     }
 
     pub fn chart(&self) -> &Chart {
         &self.chart
     }
 
-    /// Renders every instance template for one instance.
+    pub fn definition(&self) -> &KindDefinition {
+        &self.definition
+    }
+
+    /// Renders every instance template for one spec: templates see `spec`, `metadata`,
+    /// `variables`, `instance` (`name`, `namespace`), `values` and `chart`.
     pub fn render_instance(&self, instance: &Instance) -> Result<Vec<Object>, Finding> {
-        let ctx = context! {
-            instance => Value::from(Serde(instance)),
-            values => self.values.clone(),
-            chart => context! { name => self.chart.name.clone() },
-        };
-        self.render_instance_templates(&ctx, &instance.name)
-    }
-
-    /// Renders a `manifests`-model chart for one spec: templates see `spec`, `metadata`
-    /// (`name`, `namespace`), `values` and `chart`.
-    pub fn render_plain(&self, plain: &PlainSpec) -> Result<Vec<Object>, Finding> {
-        let ctx = context! {
-            spec => Value::from(Serde(&plain.spec)),
-            metadata => context! { name => plain.name.clone(), namespace => plain.namespace.clone() },
-            values => self.values.clone(),
-            chart => context! { name => self.chart.name.clone() },
-        };
-        self.render_instance_templates(&ctx, &plain.name)
-    }
-
-    /// The per-spec templates, each object marked as belonging to instance `name`.
-    fn render_instance_templates(&self, ctx: &Value, name: &str) -> Result<Vec<Object>, Finding> {
-        let mut objects = self.render_all(&self.chart.instance_templates, ctx)?;
+        let ctx = self.instance_context(instance);
+        let mut objects = self.render_all(&self.chart.instance_templates, &ctx)?;
         for object in &mut objects {
-            object.instance = Some(name.to_owned());
+            object.instance = Some(instance.name.clone());
         }
         Ok(objects)
     }
 
-    /// Renders every namespace template for one namespace.
-    pub fn render_namespace(&self, summary: &NamespaceSummary) -> Result<Vec<Object>, Finding> {
+    fn instance_context(&self, instance: &Instance) -> Value {
+        context! {
+            spec => Value::from(Serde(&instance.spec)),
+            metadata => Value::from(Serde(&instance.metadata)),
+            variables => Value::from(Serde(&instance.variables)),
+            instance => context! { name => instance.name.clone(), namespace => instance.namespace.clone() },
+            values => self.values.clone(),
+            chart => context! { name => self.chart.name.clone() },
+        }
+    }
+
+    /// The text each instance template renders, before it is read back (for tests).
+    #[cfg(test)]
+    pub(crate) fn instance_texts(&self, instance: &Instance) -> Vec<(String, String)> {
+        let ctx = self.instance_context(instance);
+        self.chart
+            .instance_templates
+            .iter()
+            .map(|name| (name.clone(), self.render_text(name, &ctx).unwrap()))
+            .collect()
+    }
+
+    /// Renders every namespace template for one namespace: templates see `namespace`
+    /// (`name`, `instances`), `values` and `chart`.
+    pub fn render_namespace(
+        &self,
+        namespace: &NamespaceContext<'_>,
+    ) -> Result<Vec<Object>, Finding> {
         let ctx = context! {
-            namespace => Value::from(Serde(summary)),
+            namespace => Value::from(Serde(namespace)),
             values => self.values.clone(),
             chart => context! { name => self.chart.name.clone() },
         };
@@ -228,43 +273,27 @@ fn template_error_text(error: &minijinja::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::{decode::decode, defaults};
 
-    /// The fast reader only pays off if the built-in chart's output stays inside its subset.
+    /// The fast reader only pays off if the built-in charts' output stays inside its subset.
     #[test]
-    fn the_builtin_chart_renders_within_the_fast_yaml_subset() {
-        let chart = Chart::builtin().unwrap();
-        let spec = serde_json::json!({
-            "apiVersion": "custom.ops/v1", "kind": "MicroServiceDeploy",
-            "metadata": {"name": "a-v1s0"},
-            "spec": {"msName": "a", "version": "1.0", "image": "a:1", "replicas": 3,
-                     "autoscaling": true, "needAuth": true, "config": "x=1\ny=2",
-                     "resourceRequirements": {"limits": {"cpu": "1", "memory": "1Gi"}}}
-        });
-        let (mut object, _) = decode(&spec);
-        defaults::apply(&mut object, &chart.defaults);
-        let instance = Instance::resolve(&object, &chart.defaults, "config");
-        let engine = Engine::new(chart).unwrap();
-        let ctx = context! {
-            instance => Value::from(Serde(&instance)),
-            values => engine.values.clone(),
-            chart => context! { name => "microservice" },
+    fn the_builtin_charts_render_within_the_fast_yaml_subset() {
+        let kiln = crate::Kiln::with_charts(Chart::builtins().unwrap()).unwrap();
+        // Fixtures that switch on every template of each built-in chart.
+        let text = [
+            include_str!("../../tests/fixtures/render/autoscaling-object.yaml"),
+            include_str!("../../tests/fixtures/render/appservice-seed.yaml"),
+        ]
+        .join("---\n");
+        let file = crate::spec::load::InputFile {
+            name: "fast.yaml".into(),
+            text: text.into(),
         };
-        for name in &engine.chart.instance_templates {
-            let text = engine.render_text(name, &ctx).unwrap();
+        let (documents, _) = crate::spec::load::parse_documents(&file);
+        for (engine, text) in kiln.rendered_texts(documents) {
             assert!(
                 fast_yaml::parse_documents(&text).is_some(),
-                "{name} left the subset:\n{text}"
-            );
-        }
-        let summary = NamespaceSummary::compute("default", &[&instance], 1).unwrap();
-        let ctx =
-            context! { namespace => Value::from(Serde(&summary)), values => engine.values.clone() };
-        for name in &engine.chart.namespace_templates {
-            let text = engine.render_text(name, &ctx).unwrap();
-            assert!(
-                fast_yaml::parse_documents(&text).is_some(),
-                "{name} left the subset:\n{text}"
+                "{} left the subset:\n{text}",
+                engine
             );
         }
     }

@@ -334,7 +334,7 @@ mod tests {
     #[test]
     fn missing_fields_fall_back_to_their_parent() {
         let documents = Positions::index_stream("spec:\n  image: x\n");
-        let missing = FieldPath::of(&["spec", "msName"]);
+        let missing = FieldPath::of(&["spec", "name"]);
         assert_eq!(documents[0].find(&missing), Some((1, 1)));
     }
 

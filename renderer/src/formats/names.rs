@@ -1,7 +1,6 @@
-//! Names: everything that becomes part of an object name, a label or a DNS name must be a
-//! valid Kubernetes name. `fullName` names the Service, so it is a DNS-1123 label (63 chars).
+//! Name formats: DNS-1123 labels and subdomains and label values, as the API server checks
+//! them, with the nearest valid label offered as a fix.
 
-use super::Subject;
 use crate::finding::{FieldPath, Finding};
 
 pub const MAX_LABEL: usize = 63;
@@ -76,76 +75,33 @@ fn label_finding(field: FieldPath, value: &str) -> Finding {
     }
 }
 
-pub fn check(subject: &Subject<'_>, findings: &mut Vec<Finding>) {
-    let object = subject.object;
-    if let Some(name) = &object.name
-        && !is_dns_subdomain(name)
-    {
-        findings.push(
-            Finding::error(
-                "dns-name",
-                FieldPath::of(&["metadata", "name"]),
-                "must be a DNS-1123 subdomain: lowercase letters, digits, '-' and '.', at most 253 characters",
-            )
-            .got_str(name),
-        );
-    }
-    if let Some(namespace) = &object.namespace
-        && !is_dns_label(namespace)
-    {
-        findings.push(label_finding(
-            FieldPath::of(&["metadata", "namespace"]),
-            namespace,
-        ));
-    }
-    let spec = subject.spec();
-    let written = subject.written;
-    for (field, value) in [("msName", &spec.ms_name), ("path", &written.path)] {
-        if let Some(value) = value
-            && !is_dns_label(value)
-        {
-            findings.push(label_finding(FieldPath::of(&["spec", field]), value));
-        }
-    }
-    match (&written.full_name, &spec.full_name) {
-        (Some(full_name), _) if !is_dns_label(full_name) => {
-            findings.push(label_finding(
-                FieldPath::of(&["spec", "fullName"]),
-                full_name,
-            ));
-        }
-        // Derived from a valid msName: only its length can be wrong.
-        (None, Some(derived))
-            if derived.len() > MAX_LABEL && spec.ms_name.as_deref().is_some_and(is_dns_label) =>
-        {
-            findings.push(
-                Finding::error(
-                    "dns-name",
-                    FieldPath::of(&["spec", "fullName"]),
-                    format!(
-                        "derived from spec.msName and spec.version as \"{derived}\", which has {} characters; names of Services are at most {MAX_LABEL}",
-                        derived.len()
-                    ),
-                )
-                .hint("shorten spec.msName or set spec.fullName"),
-            );
-        }
-        _ => {}
-    }
-    if let (Some(name), Some(full_name)) = (&object.name, &spec.full_name)
-        && name != full_name
-    {
-        findings.push(
-            Finding::warning(
-                "name-mismatch",
-                FieldPath::of(&["metadata", "name"]),
-                format!(
-                    "differs from spec.fullName; the rendered objects are named \"{full_name}\""
-                ),
-            )
-            .got_str(name),
-        );
-    }
+/// The `dns1123-label` format.
+pub fn check_label(text: &str, field: &FieldPath) -> Option<Finding> {
+    (!is_dns_label(text)).then(|| label_finding(field.clone(), text))
+}
+
+/// The `dns1123-subdomain` format (object names).
+pub fn check_subdomain(text: &str, field: &FieldPath) -> Option<Finding> {
+    (!is_dns_subdomain(text)).then(|| {
+        Finding::error(
+            "dns-name",
+            field.clone(),
+            "must be a DNS-1123 subdomain: lowercase letters, digits, '-' and '.', at most 253 characters",
+        )
+        .got_str(text)
+    })
+}
+
+/// The `label-value` format (values that become labels, such as versions).
+pub fn check_label_value(text: &str, field: &FieldPath) -> Option<Finding> {
+    (!is_label_value(text)).then(|| {
+        Finding::error(
+            "label-value",
+            field.clone(),
+            "must be a valid label value (letters, digits, '-', '_', '.', at most 63 characters)",
+        )
+        .got_str(text)
+    })
 }
 
 #[cfg(test)]

@@ -1,7 +1,6 @@
-//! Image: `spec.image` must be an OCI image reference, `[registry/]repository[:tag][@digest]`,
-//! following the grammar of distribution/reference. An unpinned image is allowed with a warning.
+//! The `image-reference` format: an OCI image reference, `[registry/]repository[:tag][@digest]`,
+//! following the grammar of distribution/reference, with the part that is wrong named.
 
-use super::Subject;
 use crate::finding::{FieldPath, Finding};
 
 /// The parts of a valid image reference that the rules care about.
@@ -166,33 +165,18 @@ fn is_digest(text: &str) -> bool {
     algorithm_ok && hex_ok && length_ok
 }
 
-pub fn check(subject: &Subject<'_>, findings: &mut Vec<Finding>) {
-    let Some(image) = &subject.spec().image else {
-        return;
-    };
-    let field = FieldPath::of(&["spec", "image"]);
-    match parse_image_reference(image) {
-        Err(problem) => findings.push(
-            Finding::error(
-                "image-reference",
-                field,
-                format!("is not a valid OCI image reference: {problem}"),
-            )
-            .got_str(image)
-            .hint("write [registry/]repository:tag or repository@sha256:<digest>, e.g. registry.example.com/team/app:1.2.3"),
-        ),
-        Ok(reference) if reference.digest.is_none() && matches!(reference.tag, None | Some("latest")) => {
-            findings.push(
-                Finding::warning(
-                    "image-unpinned",
-                    field,
-                    "is not pinned: without a version tag or digest, a restart may run different code",
-                )
-                .got_str(image),
-            );
-        }
-        Ok(_) => {}
-    }
+/// The `image-reference` format: a finding when `text` is not a valid reference.
+pub fn check(text: &str, field: &FieldPath) -> Option<Finding> {
+    let problem = parse_image_reference(text).err()?;
+    Some(
+        Finding::error(
+            "image-reference",
+            field.clone(),
+            format!("is not a valid OCI image reference: {problem}"),
+        )
+        .got_str(text)
+        .hint("write [registry/]repository:tag or repository@sha256:<digest>, e.g. registry.example.com/team/app:1.2.3"),
+    )
 }
 
 #[cfg(test)]

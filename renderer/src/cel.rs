@@ -1,0 +1,295 @@
+//! CEL: the expression language of chart rules, derived defaults and variables.
+//! It owns the one evaluation environment (the `cel` crate with the Kubernetes libraries of
+//! `kube-cel`, regular expressions compiled once per pattern), the conversion of JSON values
+//! into CEL values with Kubernetes' number semantics, and compile errors with positions.
+//! It knows nothing about charts or kinds.
+
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex};
+
+use kube_cel::KubeCelExt;
+pub use kube_cel::cel::Value;
+use kube_cel::cel::extractors::This;
+use kube_cel::cel::objects::{Key, Map};
+use kube_cel::cel::{Context, ExecutionError, Program};
+
+/// Names every expression may read; anything else is a compile error in the chart.
+pub const SELF: &str = "self";
+pub const VALUES: &str = "values";
+pub const VARIABLES: &str = "variables";
+
+/// The functions of the CEL standard library and the Kubernetes libraries, registered once.
+static BASE: LazyLock<Context<'static>> = LazyLock::new(|| {
+    let mut context = Context::default().with_all();
+    // The crate compiles a pattern on every call; rules run per spec, so cache them.
+    context.add_function("matches", cached_matches);
+    context.add_function("find", cached_find);
+    context
+});
+
+/// A compiled expression and its source, for messages.
+#[derive(Debug)]
+pub struct Expression {
+    pub source: String,
+    program: Program,
+}
+
+/// Why an expression cannot be used: the message says where in the expression.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompileError(pub String);
+
+impl Expression {
+    /// Parses `source` and checks that it reads only the variables in `allowed`.
+    pub fn compile(source: &str, allowed: &[&str]) -> Result<Expression, CompileError> {
+        let program = Program::compile(source).map_err(|errors| {
+            let text = errors.to_string();
+            CompileError(text.trim().replace('\n', " "))
+        })?;
+        let references = program.references();
+        let bound = comprehension_variables(source);
+        let mut unknown: Vec<&str> = references
+            .variables()
+            .into_iter()
+            .filter(|name| !allowed.contains(name) && !bound.iter().any(|b| b == name))
+            .collect();
+        unknown.sort_unstable();
+        unknown.dedup();
+        if !unknown.is_empty() {
+            return Err(CompileError(format!(
+                "reads {}, which is not defined here (available: {})",
+                unknown.join(", "),
+                allowed.join(", ")
+            )));
+        }
+        Ok(Expression {
+            source: source.to_owned(),
+            program,
+        })
+    }
+
+    /// Evaluates with the given variables bound.
+    pub fn eval(&self, bindings: &Bindings) -> Result<Value, String> {
+        let mut context = BASE.new_inner_scope();
+        for (name, value) in &bindings.0 {
+            context.add_variable_from_value(*name, value.clone());
+        }
+        self.program.execute(&context).map_err(|e| describe(&e))
+    }
+
+    /// Evaluates to a boolean, as a rule must.
+    pub fn eval_bool(&self, bindings: &Bindings) -> Result<bool, String> {
+        match self.eval(bindings)? {
+            Value::Bool(result) => Ok(result),
+            other => Err(format!("gave {}, not true or false", short(&other))),
+        }
+    }
+
+    /// Evaluates to a string, as a message expression must.
+    pub fn eval_string(&self, bindings: &Bindings) -> Result<String, String> {
+        match self.eval(bindings)? {
+            Value::String(text) => Ok(text.as_str().to_owned()),
+            other => Err(format!("gave {}, not a string", short(&other))),
+        }
+    }
+}
+
+/// The variables macros bind (`x` in `list.all(x, ...)`); the parser reports them as reads.
+fn comprehension_variables(source: &str) -> Vec<String> {
+    static MACRO: LazyLock<regex::Regex> = LazyLock::new(|| {
+        regex::Regex::new(
+            r"\.(?:all|exists|exists_one|map|filter)\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*,",
+        )
+        .expect("a valid pattern")
+    });
+    MACRO
+        .captures_iter(source)
+        .map(|captures| captures[1].to_owned())
+        .collect()
+}
+
+/// The variables of one evaluation; values are shared, so binding is cheap.
+#[derive(Default, Clone)]
+pub struct Bindings(Vec<(&'static str, Value)>);
+
+impl Bindings {
+    pub fn with(mut self, name: &'static str, value: Value) -> Bindings {
+        self.0.retain(|(existing, _)| *existing != name);
+        self.0.push((name, value));
+        self
+    }
+}
+
+/// JSON to CEL as the API server sees it: integers are `int`, never `uint`.
+pub fn to_cel(value: &serde_json::Value) -> Value {
+    match value {
+        serde_json::Value::Null => Value::Null,
+        serde_json::Value::Bool(flag) => Value::Bool(*flag),
+        serde_json::Value::Number(number) => match number.as_i64() {
+            Some(int) => Value::Int(int),
+            None => match number.as_u64() {
+                Some(uint) => Value::UInt(uint),
+                None => Value::Float(number.as_f64().unwrap_or(f64::NAN)),
+            },
+        },
+        serde_json::Value::String(text) => Value::String(Arc::new(text.clone())),
+        serde_json::Value::Array(items) => {
+            Value::List(Arc::new(items.iter().map(to_cel).collect()))
+        }
+        serde_json::Value::Object(fields) => {
+            let map: HashMap<Key, Value> = fields
+                .iter()
+                .map(|(key, value)| (Key::String(Arc::new(key.clone())), to_cel(value)))
+                .collect();
+            Value::Map(Map { map: Arc::new(map) })
+        }
+    }
+}
+
+/// CEL to JSON, for defaults and variables that reach templates and patches. `None` for
+/// values JSON cannot hold (functions, bytes, timestamps).
+pub fn to_json(value: &Value) -> Option<serde_json::Value> {
+    Some(match value {
+        Value::Null => serde_json::Value::Null,
+        Value::Bool(flag) => serde_json::Value::Bool(*flag),
+        Value::Int(int) => serde_json::Value::from(*int),
+        Value::UInt(uint) => serde_json::Value::from(*uint),
+        Value::Float(float) => serde_json::Number::from_f64(*float)?.into(),
+        Value::String(text) => serde_json::Value::String(text.as_str().to_owned()),
+        Value::List(items) => {
+            serde_json::Value::Array(items.iter().map(to_json).collect::<Option<Vec<_>>>()?)
+        }
+        Value::Map(map) => {
+            let mut fields: Vec<(String, serde_json::Value)> = Vec::with_capacity(map.map.len());
+            for (key, value) in map.map.iter() {
+                let key = match key {
+                    Key::String(text) => text.as_str().to_owned(),
+                    Key::Int(int) => int.to_string(),
+                    Key::Uint(uint) => uint.to_string(),
+                    Key::Bool(flag) => flag.to_string(),
+                };
+                fields.push((key, to_json(value)?));
+            }
+            // CEL maps are unordered; sort so output never depends on hashing.
+            fields.sort_by(|a, b| a.0.cmp(&b.0));
+            serde_json::Value::Object(fields.into_iter().collect())
+        }
+        _ => return None,
+    })
+}
+
+fn describe(error: &ExecutionError) -> String {
+    match error {
+        ExecutionError::NoSuchKey(key) => {
+            format!("no such key: {key} (guard optional fields with has())")
+        }
+        other => other.to_string(),
+    }
+}
+
+fn short(value: &Value) -> String {
+    match to_json(value) {
+        Some(json) => {
+            let text = json.to_string();
+            if text.chars().count() > 60 {
+                format!("{}...", text.chars().take(60).collect::<String>())
+            } else {
+                text
+            }
+        }
+        None => format!("{:?}", value.type_of()),
+    }
+}
+
+/// Compiled patterns, shared by every thread; bounded so a chart cannot grow it forever.
+static PATTERNS: LazyLock<Mutex<HashMap<String, Arc<regex::Regex>>>> =
+    LazyLock::new(|| Mutex::new(HashMap::new()));
+const MAX_PATTERNS: usize = 512;
+
+fn pattern(name: &str, source: &str) -> Result<Arc<regex::Regex>, ExecutionError> {
+    let mut cache = PATTERNS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(regex) = cache.get(source) {
+        return Ok(regex.clone());
+    }
+    let regex = regex::Regex::new(source)
+        .map_err(|e| ExecutionError::function_error(name, format!("invalid regex: {e}")))?;
+    let regex = Arc::new(regex);
+    if cache.len() < MAX_PATTERNS {
+        cache.insert(source.to_owned(), regex.clone());
+    }
+    Ok(regex)
+}
+
+/// `string.matches(pattern)`: RE2 syntax, true when the pattern matches anywhere.
+fn cached_matches(
+    This(this): This<Arc<String>>,
+    regex: Arc<String>,
+) -> Result<bool, ExecutionError> {
+    Ok(pattern("matches", &regex)?.is_match(&this))
+}
+
+/// `string.find(pattern)`: the first match, or the empty string.
+fn cached_find(This(this): This<Arc<String>>, regex: Arc<String>) -> Result<Value, ExecutionError> {
+    let found = pattern("find", &regex)?
+        .find(&this)
+        .map(|m| m.as_str().to_owned())
+        .unwrap_or_default();
+    Ok(Value::String(Arc::new(found)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn eval(source: &str, value: serde_json::Value) -> Result<Value, String> {
+        let expression = Expression::compile(source, &[SELF]).map_err(|e| e.0)?;
+        expression.eval(&Bindings::default().with(SELF, to_cel(&value)))
+    }
+
+    #[test]
+    fn integers_are_ints_as_in_kubernetes() {
+        let value = serde_json::json!({"replicas": 3});
+        assert_eq!(eval("self.replicas - 5", value), Ok(Value::Int(-2)));
+    }
+
+    #[test]
+    fn kubernetes_libraries_are_available() {
+        let value = serde_json::json!({"cpu": "1500m", "limit": 1, "v": "1.10.2"});
+        assert_eq!(
+            eval(
+                "quantity(self.cpu).isGreaterThan(quantity(string(self.limit)))",
+                value.clone()
+            ),
+            Ok(Value::Bool(true))
+        );
+        assert_eq!(
+            eval("self.v.split('.')[1]", value.clone()),
+            Ok(Value::String(Arc::new("10".into())))
+        );
+        assert_eq!(
+            eval("self.v.matches('^[0-9.]+$')", value.clone()),
+            Ok(Value::Bool(true))
+        );
+        assert_eq!(
+            eval("self.v.find('[0-9]+$')", value),
+            Ok(Value::String(Arc::new("2".into())))
+        );
+    }
+
+    #[test]
+    fn undeclared_variables_are_compile_errors() {
+        let error = Expression::compile("values.a > 1", &[SELF]).unwrap_err();
+        assert!(error.0.contains("reads values"), "{error:?}");
+        assert!(Expression::compile("self.a >", &[SELF]).is_err());
+    }
+
+    #[test]
+    fn maps_come_back_sorted() {
+        let value = to_cel(&serde_json::json!({"b": 1, "a": [true, null, "x", 1.5]}));
+        assert_eq!(
+            to_json(&value).unwrap().to_string(),
+            r#"{"a":[true,null,"x",1.5],"b":1}"#
+        );
+    }
+}

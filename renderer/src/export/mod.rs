@@ -1,0 +1,5 @@
+//! Export: a chart's kind in the forms the API server enforces by itself, so the rules hold
+//! even when kiln's webhook is down. `crd` turns the schema into a CustomResourceDefinition
+//! (the rules that read only the object go along as `x-kubernetes-validations`).
+
+pub mod crd;

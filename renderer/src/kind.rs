@@ -1,0 +1,508 @@
+//! A kind, as a chart defines it: the schema of its objects (with CEL rules), derived
+//! defaults and variables (CEL), and which field names an instance. This module compiles
+//! those files once per chart and judges one object at a time: schema check, defaults,
+//! variables, rules. It knows no kind by name; everything specific is in the chart.
+
+use std::sync::LazyLock;
+
+use serde_json::{Value, json};
+
+use crate::cel::{self, Bindings, Expression};
+use crate::finding::{FieldPath, Finding, Segment};
+use crate::schema::check::{WrittenScalar, apply_defaults, check};
+use crate::schema::rules::{self, RuleFailure};
+use crate::schema::{Schema, SchemaError};
+
+/// What Kubernetes itself says about every object, whatever its kind: `metadata` is an
+/// ObjectMeta, with a DNS-1123 name and namespace.
+static OBJECT_META: LazyLock<Schema> = LazyLock::new(|| {
+    let text = |description: &str| json!({"type": "string", "description": description});
+    let anything = |description: &str| json!({"x-kubernetes-preserve-unknown-fields": true, "description": description});
+    let string_map = |description: &str| {
+        json!({"type": "object", "description": description,
+               "additionalProperties": {"type": "string", "description": "a value"}})
+    };
+    let meta = json!({
+        "type": "object",
+        "description": "standard object metadata",
+        "properties": {
+            "annotations": string_map("annotations"),
+            "creationTimestamp": anything("set by the API server"),
+            "deletionGracePeriodSeconds": anything("set by the API server"),
+            "deletionTimestamp": anything("set by the API server"),
+            "finalizers": {"type": "array", "description": "finalizers", "items": text("a finalizer")},
+            "generateName": text("a name prefix"),
+            "generation": anything("set by the API server"),
+            "labels": string_map("labels"),
+            "managedFields": anything("set by the API server"),
+            "name": {"type": "string", "format": "dns1123-subdomain", "description": "the object's name"},
+            "namespace": {"type": "string", "format": "dns1123-label", "description": "the object's namespace"},
+            "ownerReferences": anything("set by controllers"),
+            "resourceVersion": anything("set by the API server"),
+            "selfLink": anything("set by the API server"),
+            "uid": anything("set by the API server")
+        }
+    });
+    Schema::parse(&meta, &FieldPath::root()).expect("ObjectMeta's schema is valid")
+});
+
+/// A default computed from other fields: set when the field is absent and the expression
+/// gives something other than null.
+#[derive(Debug)]
+pub struct DerivedDefault {
+    pub field: FieldPath,
+    pub expression: Expression,
+    /// Where it is written, for messages about it.
+    pub written_at: FieldPath,
+}
+
+/// A named value computed once per object, for rules (`variables.NAME`) and templates.
+#[derive(Debug)]
+pub struct Variable {
+    pub name: String,
+    pub expression: Expression,
+    pub written_at: FieldPath,
+}
+
+/// The compiled definition of a kind.
+#[derive(Debug)]
+pub struct KindDefinition {
+    /// `None`: the chart has no schema, and any `spec` mapping is accepted.
+    pub schema: Option<Schema>,
+    pub defaults: Vec<DerivedDefault>,
+    pub variables: Vec<Variable>,
+    /// The field whose value names an instance (its folder in the output, its objects).
+    pub instance_field: FieldPath,
+    /// The chart's values as CEL sees them, converted once.
+    values: cel::Value,
+}
+
+/// Something in a chart's definition files that cannot work, with where it is.
+#[derive(Debug, Clone)]
+pub struct DefinitionError {
+    pub file: &'static str,
+    pub at: FieldPath,
+    pub message: String,
+}
+
+/// A problem that is the chart's, found while judging an object: which file, where in it.
+pub type ChartFailure = DefinitionError;
+
+/// What judging one object found.
+#[derive(Debug, Default)]
+pub struct Judgement {
+    pub findings: Vec<Finding>,
+    /// The object with every default applied; `None` when it is not a mapping.
+    pub defaulted: Option<Value>,
+    /// `variables.NAME` for templates, as a JSON mapping.
+    pub variables: Value,
+    /// Rules, defaults or variables that could not be evaluated on a valid-looking object.
+    pub failures: Vec<ChartFailure>,
+}
+
+const DERIVED_VARIABLES: &[&str] = &[cel::SELF, cel::VALUES];
+const VARIABLE_VARIABLES: &[&str] = &[cel::SELF, cel::VALUES, cel::VARIABLES];
+
+impl KindDefinition {
+    /// Compiles a kind from its chart's files: `schema` (the openAPIV3Schema, optional),
+    /// `defaults` and `variables` (lists, optional) and chart values.
+    pub fn compile(
+        schema: Option<&Value>,
+        defaults: Option<&Value>,
+        variables: Option<&Value>,
+        instance_field: Option<&str>,
+        values: &Value,
+    ) -> Result<KindDefinition, DefinitionError> {
+        let schema = match schema {
+            None => None,
+            Some(value) => Some(Schema::parse(value, &FieldPath::root()).map_err(
+                |SchemaError { at, message }| DefinitionError {
+                    file: "schema.yaml",
+                    at,
+                    message,
+                },
+            )?),
+        };
+        if let Some(schema) = &schema
+            && schema.kind != Some(crate::schema::Type::Object)
+        {
+            return Err(DefinitionError {
+                file: "schema.yaml",
+                at: FieldPath::root(),
+                message: "the schema of an object must have type: object".into(),
+            });
+        }
+        let defaults = list(
+            defaults,
+            "defaults.yaml",
+            &["field", "expression", "description"],
+        )?
+        .into_iter()
+        .map(|(at, entry)| {
+            let field_text = entry_text(&entry, "field", "defaults.yaml", &at)?;
+            let field = FieldPath::parse(&field_text)
+                .filter(|f| !f.is_root())
+                .ok_or_else(|| DefinitionError {
+                    file: "defaults.yaml",
+                    at: at.key("field"),
+                    message: "must be a field path such as spec.fullName".into(),
+                })?;
+            if let Some(schema) = &schema
+                && schema.at(&field).is_none()
+                && field.segments().first() != Some(&Segment::Key("metadata".into()))
+            {
+                return Err(DefinitionError {
+                    file: "defaults.yaml",
+                    at: at.key("field"),
+                    message: format!("{field} is not a field of the schema"),
+                });
+            }
+            let expression = compile(&entry, "defaults.yaml", &at, DERIVED_VARIABLES)?;
+            Ok(DerivedDefault {
+                field,
+                expression,
+                written_at: at,
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+        let mut names: Vec<String> = Vec::new();
+        let variables = list(
+            variables,
+            "variables.yaml",
+            &["name", "expression", "description"],
+        )?
+        .into_iter()
+        .map(|(at, entry)| {
+            let name = entry_text(&entry, "name", "variables.yaml", &at)?;
+            let identifier = !name.is_empty()
+                && name
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !identifier || names.contains(&name) {
+                return Err(DefinitionError {
+                    file: "variables.yaml",
+                    at: at.key("name"),
+                    message: "must be a CEL identifier used by no other variable".into(),
+                });
+            }
+            names.push(name.clone());
+            let expression = compile(&entry, "variables.yaml", &at, VARIABLE_VARIABLES)?;
+            Ok(Variable {
+                name,
+                expression,
+                written_at: at,
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+        let instance_field = match instance_field {
+            None => FieldPath::of(&["metadata", "name"]),
+            Some(text) => FieldPath::parse(text)
+                .filter(|f| !f.is_root())
+                .ok_or_else(|| DefinitionError {
+                    file: "chart.yaml",
+                    at: FieldPath::of(&["instanceName"]),
+                    message: "must be a field path such as spec.fullName".into(),
+                })?,
+        };
+        Ok(KindDefinition {
+            schema,
+            defaults,
+            variables,
+            instance_field,
+            values: cel::to_cel(values),
+        })
+    }
+
+    /// Checks an object, applies its defaults and runs its rules.
+    pub fn judge(&self, written: &Value, scalar: WrittenScalar<'_>) -> Judgement {
+        let mut judgement = Judgement {
+            variables: Value::Object(Default::default()),
+            ..Judgement::default()
+        };
+        let Some(fields) = written.as_object() else {
+            judgement.findings.push(
+                Finding::error(
+                    "field-type",
+                    FieldPath::root(),
+                    "the document must be a mapping",
+                )
+                .got(written),
+            );
+            return judgement;
+        };
+        let mut findings = self.check_envelope(fields, scalar);
+        let schema_findings = findings.len();
+        let mut failures = Vec::new();
+        let defaulted = self.with_defaults(written, &mut failures);
+        let variables = self.evaluate_variables(&defaulted, &mut failures);
+        if let Some(schema) = &self.schema {
+            let bindings = Bindings::default()
+                .with(cel::VALUES, self.values.clone())
+                .with(cel::VARIABLES, cel::to_cel(&variables));
+            let (rule_findings, rule_failures) = rules::run(schema, &defaulted, written, &bindings);
+            // A field that broke the schema reads wrongly to the rules; its schema finding is
+            // the one worth showing for it.
+            let broken: Vec<FieldPath> = findings.iter().map(|f| f.field.clone()).collect();
+            findings.extend(
+                rule_findings
+                    .into_iter()
+                    .filter(|finding| !broken.contains(&finding.field)),
+            );
+            failures.extend(rule_failures.into_iter().map(
+                |RuleFailure {
+                     written_at,
+                     node,
+                     message,
+                 }| DefinitionError {
+                    file: "schema.yaml",
+                    at: written_at,
+                    message: format!("cannot be evaluated at {}: {message}", show(&node)),
+                },
+            ));
+        }
+        // On an object that already broke the schema, a failing expression is a consequence.
+        if schema_findings == 0 || !findings.iter().take(schema_findings).any(Finding::is_error) {
+            judgement.failures = failures;
+        }
+        judgement.findings = findings;
+        judgement.defaulted = Some(defaulted);
+        judgement.variables = variables;
+        judgement
+    }
+
+    /// Top-level fields, metadata and the chart's schema; every finding at once.
+    fn check_envelope(
+        &self,
+        fields: &serde_json::Map<String, Value>,
+        scalar: WrittenScalar<'_>,
+    ) -> Vec<Finding> {
+        let root = FieldPath::root();
+        let mut findings = Vec::new();
+        let declared: Vec<&str> = self
+            .schema
+            .as_ref()
+            .map(|s| s.properties.iter().map(|(n, _)| n.as_str()).collect())
+            .unwrap_or_default();
+        let mut known = vec!["apiVersion", "kind", "metadata", "spec", "status"];
+        for name in declared {
+            if !known.contains(&name) {
+                known.push(name);
+            }
+        }
+        for (name, value) in fields {
+            let path = root.key(name);
+            match name.as_str() {
+                "apiVersion" | "kind" | "status" => {}
+                "metadata" => findings.extend(check(&OBJECT_META, value, &path, scalar)),
+                _ => match self.schema.as_ref().and_then(|s| s.property(name)) {
+                    Some(schema) => findings.extend(check(schema, value, &path, scalar)),
+                    None if name == "spec" => {
+                        if !value.is_object() {
+                            findings.push(
+                                Finding::error("field-type", path, "must be a mapping").got(value),
+                            );
+                        }
+                    }
+                    None => {
+                        let finding = Finding::error("unknown-field", path, "unknown field");
+                        findings.push(match crate::suggest::closest(name, &known) {
+                            Some(candidate) => finding.hint(format!("did you mean `{candidate}`?")),
+                            None => finding.hint(format!("known fields: {}", known.join(", "))),
+                        });
+                    }
+                },
+            }
+        }
+        if fields.get("metadata").and_then(|m| m.get("name")).is_none() {
+            findings.push(Finding::error(
+                "required",
+                root.key("metadata").key("name"),
+                "is required",
+            ));
+        }
+        let required: Vec<&str> = match &self.schema {
+            Some(schema) => schema.required.iter().map(String::as_str).collect(),
+            None => vec!["spec"],
+        };
+        for name in required {
+            if !fields.contains_key(name) {
+                findings.push(Finding::error("required", root.key(name), "is required"));
+            }
+        }
+        findings
+    }
+
+    /// The object with static and derived defaults applied, and nothing else changed.
+    /// Fields that are present, even with a wrong type, are left alone.
+    pub fn defaults_of(&self, written: &Value) -> Value {
+        self.with_defaults(written, &mut Vec::new())
+    }
+
+    fn with_defaults(&self, written: &Value, failures: &mut Vec<ChartFailure>) -> Value {
+        let mut object = written.clone();
+        if let Some(schema) = &self.schema {
+            for (name, child) in &schema.properties {
+                if let Some(value) = object.get_mut(name) {
+                    apply_defaults(child, value);
+                }
+            }
+        }
+        for default in &self.defaults {
+            if default.field.lookup(&object).is_some() {
+                continue;
+            }
+            let bindings = Bindings::default()
+                .with(cel::SELF, cel::to_cel(&object))
+                .with(cel::VALUES, self.values.clone());
+            match default.expression.eval(&bindings) {
+                Ok(value) => match cel::to_json(&value) {
+                    Some(Value::Null) => {}
+                    Some(json) => set_path(&mut object, &default.field, json),
+                    None => failures.push(DefinitionError {
+                        file: "defaults.yaml",
+                        at: default.written_at.clone(),
+                        message: "gave a value that is not JSON".into(),
+                    }),
+                },
+                Err(message) => failures.push(DefinitionError {
+                    file: "defaults.yaml",
+                    at: default.written_at.clone(),
+                    message: format!("cannot be evaluated: {message}"),
+                }),
+            }
+        }
+        object
+    }
+
+    fn evaluate_variables(&self, object: &Value, failures: &mut Vec<ChartFailure>) -> Value {
+        let mut results = serde_json::Map::new();
+        if self.variables.is_empty() {
+            return Value::Object(results);
+        }
+        let base = Bindings::default()
+            .with(cel::SELF, cel::to_cel(object))
+            .with(cel::VALUES, self.values.clone());
+        for variable in &self.variables {
+            let bindings = base
+                .clone()
+                .with(cel::VARIABLES, cel::to_cel(&Value::Object(results.clone())));
+            let value = match variable.expression.eval(&bindings) {
+                Ok(value) => cel::to_json(&value).unwrap_or(Value::Null),
+                Err(message) => {
+                    failures.push(DefinitionError {
+                        file: "variables.yaml",
+                        at: variable.written_at.clone(),
+                        message: format!("cannot be evaluated: {message}"),
+                    });
+                    Value::Null
+                }
+            };
+            results.insert(variable.name.clone(), value);
+        }
+        Value::Object(results)
+    }
+}
+
+/// Sets `path` in `object`, creating the mappings on the way; a non-mapping in the way wins.
+fn set_path(object: &mut Value, path: &FieldPath, value: Value) {
+    let Some((last, parents)) = path.segments().split_last() else {
+        return;
+    };
+    let mut node = object;
+    for segment in parents {
+        let Segment::Key(key) = segment else { return };
+        let Some(fields) = node.as_object_mut() else {
+            return;
+        };
+        node = fields.entry(key.clone()).or_insert_with(|| json!({}));
+    }
+    if let (Segment::Key(key), Some(fields)) = (last, node.as_object_mut()) {
+        fields.entry(key.clone()).or_insert(value);
+    }
+}
+
+fn show(path: &FieldPath) -> String {
+    if path.is_root() {
+        "the object".into()
+    } else {
+        path.to_string()
+    }
+}
+
+/// The entries of a list file, each with where it is.
+type Entries = Vec<(FieldPath, serde_json::Map<String, Value>)>;
+
+fn list(
+    value: Option<&Value>,
+    file: &'static str,
+    keys: &[&str],
+) -> Result<Entries, DefinitionError> {
+    let Some(value) = value else {
+        return Ok(Vec::new());
+    };
+    let Some(items) = value.as_array() else {
+        return Err(DefinitionError {
+            file,
+            at: FieldPath::root(),
+            message: "must be a list".into(),
+        });
+    };
+    let mut entries = Vec::new();
+    for (index, item) in items.iter().enumerate() {
+        let at = FieldPath::root().index(index);
+        let Some(fields) = item.as_object() else {
+            return Err(DefinitionError {
+                file,
+                at,
+                message: "must be a mapping".into(),
+            });
+        };
+        for key in fields.keys() {
+            if !keys.contains(&key.as_str()) {
+                let hint = crate::suggest::closest(key, keys)
+                    .map(|c| format!("; did you mean `{c}`?"))
+                    .unwrap_or_default();
+                return Err(DefinitionError {
+                    file,
+                    at: at.key(key),
+                    message: format!("unknown key{hint}"),
+                });
+            }
+        }
+        entries.push((at, fields.clone()));
+    }
+    Ok(entries)
+}
+
+fn entry_text(
+    entry: &serde_json::Map<String, Value>,
+    key: &str,
+    file: &'static str,
+    at: &FieldPath,
+) -> Result<String, DefinitionError> {
+    entry
+        .get(key)
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .ok_or_else(|| DefinitionError {
+            file,
+            at: at.key(key),
+            message: "is required, as a string".into(),
+        })
+}
+
+fn compile(
+    entry: &serde_json::Map<String, Value>,
+    file: &'static str,
+    at: &FieldPath,
+    allowed: &[&str],
+) -> Result<Expression, DefinitionError> {
+    let source = entry_text(entry, "expression", file, at)?;
+    Expression::compile(&source, allowed).map_err(|error| DefinitionError {
+        file,
+        at: at.key("expression"),
+        message: format!("does not compile: {}", error.0),
+    })
+}
