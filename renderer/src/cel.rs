@@ -67,29 +67,59 @@ impl Expression {
         })
     }
 
-    /// Evaluates with the given variables bound.
-    pub fn eval(&self, bindings: &Bindings) -> Result<Value, String> {
-        let mut context = BASE.new_inner_scope();
-        for (name, value) in &bindings.0 {
-            context.add_variable_from_value(*name, value.clone());
-        }
-        self.program.execute(&context).map_err(|e| describe(&e))
+    /// Evaluates in `scope`.
+    pub fn eval(&self, scope: &Scope<'_>) -> Result<Value, String> {
+        self.program.execute(&scope.0).map_err(|e| describe(&e))
     }
 
     /// Evaluates to a boolean, as a rule must.
-    pub fn eval_bool(&self, bindings: &Bindings) -> Result<bool, String> {
-        match self.eval(bindings)? {
+    pub fn eval_bool(&self, scope: &Scope<'_>) -> Result<bool, String> {
+        match self.eval(scope)? {
             Value::Bool(result) => Ok(result),
             other => Err(format!("gave {}, not true or false", short(&other))),
         }
     }
 
     /// Evaluates to a string, as a message expression must.
-    pub fn eval_string(&self, bindings: &Bindings) -> Result<String, String> {
-        match self.eval(bindings)? {
+    pub fn eval_string(&self, scope: &Scope<'_>) -> Result<String, String> {
+        match self.eval(scope)? {
             Value::String(text) => Ok(text.as_str().to_owned()),
             other => Err(format!("gave {}, not a string", short(&other))),
         }
+    }
+}
+
+/// Variables bound for evaluation. Binding converts a value into the interpreter's own form,
+/// which costs as much as the value is big, so bind what many expressions share (the chart's
+/// values) once, in an outer scope, and open a child scope per object or node.
+pub struct Scope<'a>(Context<'a>);
+
+impl std::fmt::Debug for Scope<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Scope")
+    }
+}
+
+impl Scope<'static> {
+    /// A scope with the standard and Kubernetes functions and no variables.
+    pub fn root() -> Scope<'static> {
+        Scope(BASE.new_inner_scope())
+    }
+}
+
+impl Scope<'_> {
+    /// A scope that sees this one's variables and may add or shadow its own.
+    pub fn child(&self) -> Scope<'_> {
+        Scope(self.0.new_inner_scope())
+    }
+
+    pub fn bind(&mut self, name: &'static str, value: Value) {
+        self.0.add_variable_from_value(name, value);
+    }
+
+    pub fn with(mut self, name: &'static str, value: Value) -> Self {
+        self.bind(name, value);
+        self
     }
 }
 
@@ -105,18 +135,6 @@ fn comprehension_variables(source: &str) -> Vec<String> {
         .captures_iter(source)
         .map(|captures| captures[1].to_owned())
         .collect()
-}
-
-/// The variables of one evaluation; values are shared, so binding is cheap.
-#[derive(Default, Clone)]
-pub struct Bindings(Vec<(&'static str, Value)>);
-
-impl Bindings {
-    pub fn with(mut self, name: &'static str, value: Value) -> Bindings {
-        self.0.retain(|(existing, _)| *existing != name);
-        self.0.push((name, value));
-        self
-    }
 }
 
 /// JSON to CEL as the API server sees it: integers are `int`, never `uint`.
@@ -244,7 +262,7 @@ mod tests {
 
     fn eval(source: &str, value: serde_json::Value) -> Result<Value, String> {
         let expression = Expression::compile(source, &[SELF]).map_err(|e| e.0)?;
-        expression.eval(&Bindings::default().with(SELF, to_cel(&value)))
+        expression.eval(&Scope::root().with(SELF, to_cel(&value)))
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::sync::LazyLock;
 
 use serde_json::{Value, json};
 
-use crate::cel::{self, Bindings, Expression};
+use crate::cel::{self, Expression, Scope};
 use crate::finding::{FieldPath, Finding, Segment};
 use crate::schema::check::{WrittenScalar, apply_defaults, check};
 use crate::schema::rules::{self, RuleFailure};
@@ -73,8 +73,8 @@ pub struct KindDefinition {
     pub variables: Vec<Variable>,
     /// The field whose value names an instance (its folder in the output, its objects).
     pub instance_field: FieldPath,
-    /// The chart's values as CEL sees them, converted once.
-    values: cel::Value,
+    /// The chart's values bound as `values`, once: every evaluation opens a child of it.
+    values: Scope<'static>,
 }
 
 /// Something in a chart's definition files that cannot work, with where it is.
@@ -211,7 +211,7 @@ impl KindDefinition {
             defaults,
             variables,
             instance_field,
-            values: cel::to_cel(values),
+            values: Scope::root().with(cel::VALUES, cel::to_cel(values)),
         })
     }
 
@@ -238,10 +238,11 @@ impl KindDefinition {
         let defaulted = self.with_defaults(written, &mut failures);
         let variables = self.evaluate_variables(&defaulted, &mut failures);
         if let Some(schema) = &self.schema {
-            let bindings = Bindings::default()
-                .with(cel::VALUES, self.values.clone())
+            let scope = self
+                .values
+                .child()
                 .with(cel::VARIABLES, cel::to_cel(&variables));
-            let (rule_findings, rule_failures) = rules::run(schema, &defaulted, written, &bindings);
+            let (rule_findings, rule_failures) = rules::run(schema, &defaulted, written, &scope);
             // A field that broke the schema reads wrongly to the rules; its schema finding is
             // the one worth showing for it.
             let broken: Vec<FieldPath> = findings.iter().map(|f| f.field.clone()).collect();
@@ -349,17 +350,21 @@ impl KindDefinition {
                 }
             }
         }
+        // The object is bound once and again only after a default changed it.
+        let mut scope: Option<Scope<'_>> = None;
         for default in &self.defaults {
             if default.field.lookup(&object).is_some() {
                 continue;
             }
-            let bindings = Bindings::default()
-                .with(cel::SELF, cel::to_cel(&object))
-                .with(cel::VALUES, self.values.clone());
-            match default.expression.eval(&bindings) {
+            let bound = scope
+                .get_or_insert_with(|| self.values.child().with(cel::SELF, cel::to_cel(&object)));
+            match default.expression.eval(bound) {
                 Ok(value) => match cel::to_json(&value) {
                     Some(Value::Null) => {}
-                    Some(json) => set_path(&mut object, &default.field, json),
+                    Some(json) => {
+                        set_path(&mut object, &default.field, json);
+                        scope = None;
+                    }
                     None => failures.push(DefinitionError {
                         file: "defaults.yaml",
                         at: default.written_at.clone(),
@@ -381,14 +386,12 @@ impl KindDefinition {
         if self.variables.is_empty() {
             return Value::Object(results);
         }
-        let base = Bindings::default()
-            .with(cel::SELF, cel::to_cel(object))
-            .with(cel::VALUES, self.values.clone());
+        let base = self.values.child().with(cel::SELF, cel::to_cel(object));
         for variable in &self.variables {
-            let bindings = base
-                .clone()
+            let scope = base
+                .child()
                 .with(cel::VARIABLES, cel::to_cel(&Value::Object(results.clone())));
-            let value = match variable.expression.eval(&bindings) {
+            let value = match variable.expression.eval(&scope) {
                 Ok(value) => cel::to_json(&value).unwrap_or(Value::Null),
                 Err(message) => {
                     failures.push(DefinitionError {

@@ -6,7 +6,7 @@
 use serde_json::Value;
 
 use super::{Rule, Schema};
-use crate::cel::{self, Bindings};
+use crate::cel::{self, Scope};
 use crate::finding::{FieldPath, Finding, Severity};
 
 /// A rule that could not be evaluated (a missing key it did not guard, a type it did not
@@ -19,16 +19,16 @@ pub struct RuleFailure {
 }
 
 /// Runs every rule of `schema` over `value`. `written` is the object as its author wrote it,
-/// for the values findings quote; `bindings` hold `values` and `variables`.
+/// for the values findings quote; `scope` holds `values` and `variables`.
 pub fn run(
     schema: &Schema,
     value: &Value,
     written: &Value,
-    bindings: &Bindings,
+    scope: &Scope<'_>,
 ) -> (Vec<Finding>, Vec<RuleFailure>) {
     let mut run = Run {
         written,
-        bindings,
+        scope,
         findings: Vec::new(),
         failures: Vec::new(),
     };
@@ -38,7 +38,7 @@ pub fn run(
 
 struct Run<'a> {
     written: &'a Value,
-    bindings: &'a Bindings,
+    scope: &'a Scope<'a>,
     findings: Vec<Finding>,
     failures: Vec<RuleFailure>,
 }
@@ -51,9 +51,9 @@ impl Run<'_> {
             _ => schema,
         };
         if !schema.rules.is_empty() {
-            let bindings = self.bindings.clone().with(cel::SELF, cel::to_cel(value));
+            let scope = self.scope.child().with(cel::SELF, cel::to_cel(value));
             for rule in &schema.rules {
-                self.rule(rule, &bindings, path);
+                self.rule(rule, &scope, path);
             }
         }
         match value {
@@ -75,13 +75,13 @@ impl Run<'_> {
         }
     }
 
-    fn rule(&mut self, rule: &Rule, bindings: &Bindings, node: &FieldPath) {
+    fn rule(&mut self, rule: &Rule, scope: &Scope<'_>, node: &FieldPath) {
         let fail = |message: String| RuleFailure {
             written_at: rule.written_at.clone(),
             node: node.clone(),
             message,
         };
-        match rule.rule.eval_bool(bindings) {
+        match rule.rule.eval_bool(scope) {
             Ok(true) => return,
             Ok(false) => {}
             Err(message) => {
@@ -90,7 +90,7 @@ impl Run<'_> {
             }
         }
         let message = match (&rule.message_expression, &rule.message) {
-            (Some(expression), fallback) => match expression.eval_string(bindings) {
+            (Some(expression), fallback) => match expression.eval_string(scope) {
                 Ok(text) => text,
                 Err(message) => {
                     self.failures
