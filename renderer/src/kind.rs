@@ -233,7 +233,8 @@ impl KindDefinition {
             return judgement;
         };
         let mut findings = self.check_envelope(fields, scalar);
-        let schema_findings = findings.len();
+        // On an object that already broke the schema, a failing expression is a consequence.
+        let schema_broken = findings.iter().any(Finding::is_error);
         let mut failures = Vec::new();
         let defaulted = self.with_defaults(written, &mut failures);
         let variables = self.evaluate_variables(&defaulted, &mut failures);
@@ -263,8 +264,7 @@ impl KindDefinition {
                 },
             ));
         }
-        // On an object that already broke the schema, a failing expression is a consequence.
-        if schema_findings == 0 || !findings.iter().take(schema_findings).any(Finding::is_error) {
+        if !schema_broken {
             judgement.failures = failures;
         }
         judgement.findings = findings;

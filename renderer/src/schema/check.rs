@@ -275,10 +275,7 @@ impl Checker<'_> {
 /// Fills static defaults into `value` where its schema has them: a field is defaulted when
 /// its parent object is present and it is not. Returns true when anything changed.
 pub fn apply_defaults(schema: &Schema, value: &mut Value) -> bool {
-    let schema = match schema.branch_for(value) {
-        Some(branch) if !schema.one_of_types.is_empty() => branch,
-        _ => schema,
-    };
+    let schema = schema.branch_for(value).unwrap_or(schema);
     let mut changed = false;
     match value {
         Value::Object(fields) => {

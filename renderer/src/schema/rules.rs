@@ -46,9 +46,9 @@ struct Run<'a> {
 impl Run<'_> {
     fn node(&mut self, schema: &Schema, value: &Value, path: &FieldPath) {
         let schema = match schema.branch_for(value) {
-            Some(branch) if !schema.one_of_types.is_empty() => branch,
-            _ if !schema.one_of_types.is_empty() => return, // wrong shape: the type check says so
-            _ => schema,
+            Some(branch) => branch,
+            None if !schema.one_of_types.is_empty() => return, // wrong shape: the type check says so
+            None => schema,
         };
         if !schema.rules.is_empty() {
             let scope = self.scope.child().with(cel::SELF, cel::to_cel(value));
