@@ -318,9 +318,7 @@ fn overlay_values(charts: &mut [Chart], file: &Path) -> Result<(), ChartError> {
                 .flat_map(|chart| chart.values.as_object().into_iter().flat_map(|v| v.keys()))
                 .map(String::as_str)
                 .collect();
-            let hint = crate::suggest::closest(key, &known)
-                .map(|c| format!("; did you mean `{c}`?"))
-                .unwrap_or_default();
+            let hint = crate::suggest::did_you_mean(key, &known);
             let position = document
                 .location_of(&crate::finding::FieldPath::of(&[key]))
                 .map(|l| format!("{l}: "))

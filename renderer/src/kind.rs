@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::cel::{self, Expression, Scope};
 use crate::finding::{FieldPath, Finding, Segment};
-use crate::schema::check::{WrittenScalar, apply_defaults, check};
+use crate::schema::check::{WrittenScalar, apply_defaults, check, unknown_field};
 use crate::schema::rules::{self, RuleFailure};
 use crate::schema::{Schema, SchemaError};
 
@@ -306,13 +306,7 @@ impl KindDefinition {
                             );
                         }
                     }
-                    None => {
-                        let finding = Finding::error("unknown-field", path, "unknown field");
-                        findings.push(match crate::suggest::closest(name, &known) {
-                            Some(candidate) => finding.hint(format!("did you mean `{candidate}`?")),
-                            None => finding.hint(format!("known fields: {}", known.join(", "))),
-                        });
-                    }
+                    None => findings.push(unknown_field(path, name, &known)),
                 },
             }
         }
@@ -464,9 +458,7 @@ fn list(
         };
         for key in fields.keys() {
             if !keys.contains(&key.as_str()) {
-                let hint = crate::suggest::closest(key, keys)
-                    .map(|c| format!("; did you mean `{c}`?"))
-                    .unwrap_or_default();
+                let hint = crate::suggest::did_you_mean(key, keys);
                 return Err(DefinitionError {
                     file,
                     at: at.key(key),

@@ -14,6 +14,14 @@ pub fn closest<'k>(name: &str, known: &[&'k str]) -> Option<&'k str> {
         .map(|(_, candidate)| candidate)
 }
 
+/// `; did you mean `x`?` for the closest known name, or nothing: the tail of a message about
+/// a misspelt key in a chart or values file.
+pub fn did_you_mean(name: &str, known: &[&str]) -> String {
+    closest(name, known)
+        .map(|candidate| format!("; did you mean `{candidate}`?"))
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

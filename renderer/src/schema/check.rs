@@ -206,14 +206,7 @@ impl Checker<'_> {
             match schema.property(name) {
                 Some(child_schema) => self.node(child_schema, child, &path.key(name)),
                 None if schema.preserve_unknown_fields => {}
-                None => {
-                    let finding = Finding::error("unknown-field", path.key(name), "unknown field");
-                    self.push(match closest(name, &known) {
-                        Some(candidate) => finding.hint(format!("did you mean `{candidate}`?")),
-                        None if known.is_empty() => finding,
-                        None => finding.hint(format!("known fields: {}", known.join(", "))),
-                    });
-                }
+                None => self.push(unknown_field(path.key(name), name, &known)),
             }
         }
         for name in &schema.required {
@@ -306,6 +299,16 @@ pub fn apply_defaults(schema: &Schema, value: &mut Value) -> bool {
         _ => {}
     }
     changed
+}
+
+/// `unknown field`, with the closest known name or, failing that, the list of known ones.
+pub fn unknown_field(field: FieldPath, name: &str, known: &[&str]) -> Finding {
+    let finding = Finding::error("unknown-field", field, "unknown field");
+    match closest(name, known) {
+        Some(candidate) => finding.hint(format!("did you mean `{candidate}`?")),
+        None if known.is_empty() => finding,
+        None => finding.hint(format!("known fields: {}", known.join(", "))),
+    }
 }
 
 fn type_name(kind: Type) -> &'static str {

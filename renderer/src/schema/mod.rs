@@ -172,9 +172,7 @@ impl Schema {
         };
         for key in node.keys() {
             if !NODE_KEYS.contains(&key.as_str()) {
-                let hint = crate::suggest::closest(key, NODE_KEYS)
-                    .map(|c| format!("; did you mean `{c}`?"))
-                    .unwrap_or_default();
+                let hint = crate::suggest::did_you_mean(key, NODE_KEYS);
                 return Err(error(
                     at.key(key),
                     format!("is not a schema keyword kiln knows{hint}"),
@@ -374,9 +372,7 @@ impl Rule {
                     .chain(KILN_RULE_KEYS)
                     .copied()
                     .collect();
-                let hint = crate::suggest::closest(key, &known)
-                    .map(|c| format!("; did you mean `{c}`?"))
-                    .unwrap_or_default();
+                let hint = crate::suggest::did_you_mean(key, &known);
                 return Err(error(at.key(key), format!("is not a rule key{hint}")));
             }
         }
