@@ -239,11 +239,8 @@ impl KindDefinition {
         let defaulted = self.with_defaults(written, &mut failures);
         let variables = self.evaluate_variables(&defaulted, &mut failures);
         if let Some(schema) = &self.schema {
-            let scope = self
-                .values
-                .child()
-                .with(cel::VARIABLES, cel::to_cel(&variables));
-            let (rule_findings, rule_failures) = rules::run(schema, &defaulted, written, &scope);
+            let (rule_findings, rule_failures) =
+                rules::run(schema, &defaulted, written, &self.values, &variables);
             // A field that broke the schema reads wrongly to the rules; its schema finding is
             // the one worth showing for it.
             let broken: Vec<FieldPath> = findings.iter().map(|f| f.field.clone()).collect();
@@ -344,21 +341,17 @@ impl KindDefinition {
                 }
             }
         }
-        // The object is bound once and again only after a default changed it.
-        let mut scope: Option<Scope<'_>> = None;
         for default in &self.defaults {
             if default.field.lookup(&object).is_some() {
                 continue;
             }
-            let bound = scope
-                .get_or_insert_with(|| self.values.child().with(cel::SELF, cel::to_cel(&object)));
-            match default.expression.eval(bound) {
+            match default
+                .expression
+                .eval(&self.values, &[(cel::SELF, &object)])
+            {
                 Ok(value) => match cel::to_json(&value) {
                     Some(Value::Null) => {}
-                    Some(json) => {
-                        set_path(&mut object, &default.field, json);
-                        scope = None;
-                    }
+                    Some(json) => set_path(&mut object, &default.field, json),
                     None => failures.push(DefinitionError {
                         file: "defaults.yaml",
                         at: default.written_at.clone(),
@@ -376,16 +369,10 @@ impl KindDefinition {
     }
 
     fn evaluate_variables(&self, object: &Value, failures: &mut Vec<ChartFailure>) -> Value {
-        let mut results = serde_json::Map::new();
-        if self.variables.is_empty() {
-            return Value::Object(results);
-        }
-        let base = self.values.child().with(cel::SELF, cel::to_cel(object));
+        let mut results = Value::Object(serde_json::Map::new());
         for variable in &self.variables {
-            let scope = base
-                .child()
-                .with(cel::VARIABLES, cel::to_cel(&Value::Object(results.clone())));
-            let value = match variable.expression.eval(&scope) {
+            let inputs = [(cel::SELF, object), (cel::VARIABLES, &results)];
+            let value = match variable.expression.eval(&self.values, &inputs) {
                 Ok(value) => cel::to_json(&value).unwrap_or(Value::Null),
                 Err(message) => {
                     failures.push(DefinitionError {
@@ -396,9 +383,11 @@ impl KindDefinition {
                     Value::Null
                 }
             };
-            results.insert(variable.name.clone(), value);
+            if let Value::Object(fields) = &mut results {
+                fields.insert(variable.name.clone(), value);
+            }
         }
-        Value::Object(results)
+        results
     }
 }
 

@@ -19,16 +19,18 @@ pub struct RuleFailure {
 }
 
 /// Runs every rule of `schema` over `value`. `written` is the object as its author wrote it,
-/// for the values findings quote; `scope` holds `values` and `variables`.
+/// for the values findings quote; `scope` holds `values`; `variables` are the object's.
 pub fn run(
     schema: &Schema,
     value: &Value,
     written: &Value,
     scope: &Scope<'_>,
+    variables: &Value,
 ) -> (Vec<Finding>, Vec<RuleFailure>) {
     let mut run = Run {
         written,
         scope,
+        variables,
         findings: Vec::new(),
         failures: Vec::new(),
     };
@@ -39,6 +41,7 @@ pub fn run(
 struct Run<'a> {
     written: &'a Value,
     scope: &'a Scope<'a>,
+    variables: &'a Value,
     findings: Vec<Finding>,
     failures: Vec<RuleFailure>,
 }
@@ -50,11 +53,8 @@ impl Run<'_> {
             None if !schema.one_of_types.is_empty() => return, // wrong shape: the type check says so
             None => schema,
         };
-        if !schema.rules.is_empty() {
-            let scope = self.scope.child().with(cel::SELF, cel::to_cel(value));
-            for rule in &schema.rules {
-                self.rule(rule, &scope, path);
-            }
+        for rule in &schema.rules {
+            self.rule(rule, value, path);
         }
         match value {
             Value::Object(fields) => {
@@ -75,13 +75,14 @@ impl Run<'_> {
         }
     }
 
-    fn rule(&mut self, rule: &Rule, scope: &Scope<'_>, node: &FieldPath) {
+    fn rule(&mut self, rule: &Rule, value: &Value, node: &FieldPath) {
+        let inputs = [(cel::SELF, value), (cel::VARIABLES, self.variables)];
         let fail = |message: String| RuleFailure {
             written_at: rule.written_at.clone(),
             node: node.clone(),
             message,
         };
-        match rule.rule.eval_bool(scope) {
+        match rule.rule.eval_bool(self.scope, &inputs) {
             Ok(true) => return,
             Ok(false) => {}
             Err(message) => {
@@ -90,7 +91,7 @@ impl Run<'_> {
             }
         }
         let message = match (&rule.message_expression, &rule.message) {
-            (Some(expression), fallback) => match expression.eval_string(scope) {
+            (Some(expression), fallback) => match expression.eval_string(self.scope, &inputs) {
                 Ok(text) => text,
                 Err(message) => {
                     self.failures

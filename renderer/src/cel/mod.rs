@@ -4,6 +4,8 @@
 //! into CEL values with Kubernetes' number semantics, and compile errors with positions.
 //! It knows nothing about charts or kinds.
 
+mod reads;
+
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex};
 
@@ -32,7 +34,12 @@ static BASE: LazyLock<Context<'static>> = LazyLock::new(|| {
 pub struct Expression {
     pub source: String,
     program: Program,
+    /// What it reads of each variable it names, so evaluation binds only that.
+    reads: Vec<(String, reads::Reach)>,
 }
+
+/// Values an evaluation may bind, by variable name; each expression gets only what it reads.
+pub type Inputs<'a> = [(&'static str, &'a serde_json::Value)];
 
 /// Why an expression cannot be used: the message says where in the expression.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,25 +71,33 @@ impl Expression {
         Ok(Expression {
             source: source.to_owned(),
             program,
+            reads: reads::reaches(source, allowed),
         })
     }
 
-    /// Evaluates in `scope`.
-    pub fn eval(&self, scope: &Scope<'_>) -> Result<Value, String> {
-        self.program.execute(&scope.0).map_err(|e| describe(&e))
+    /// Evaluates in `scope` with `inputs` bound: of each, only the part the expression can
+    /// reach, since binding and every field selection copy what they touch.
+    pub fn eval(&self, scope: &Scope<'_>, inputs: &Inputs<'_>) -> Result<Value, String> {
+        let mut local = scope.child();
+        for (name, value) in inputs {
+            if let Some((_, reach)) = self.reads.iter().find(|(read, _)| read == name) {
+                local.bind(name, reach.project(value));
+            }
+        }
+        self.program.execute(&local.0).map_err(|e| describe(&e))
     }
 
     /// Evaluates to a boolean, as a rule must.
-    pub fn eval_bool(&self, scope: &Scope<'_>) -> Result<bool, String> {
-        match self.eval(scope)? {
+    pub fn eval_bool(&self, scope: &Scope<'_>, inputs: &Inputs<'_>) -> Result<bool, String> {
+        match self.eval(scope, inputs)? {
             Value::Bool(result) => Ok(result),
             other => Err(format!("gave {}, not true or false", short(&other))),
         }
     }
 
     /// Evaluates to a string, as a message expression must.
-    pub fn eval_string(&self, scope: &Scope<'_>) -> Result<String, String> {
-        match self.eval(scope)? {
+    pub fn eval_string(&self, scope: &Scope<'_>, inputs: &Inputs<'_>) -> Result<String, String> {
+        match self.eval(scope, inputs)? {
             Value::String(text) => Ok(text.as_str().to_owned()),
             other => Err(format!("gave {}, not a string", short(&other))),
         }
@@ -91,7 +106,7 @@ impl Expression {
 
 /// Variables bound for evaluation. Binding converts a value into the interpreter's own form,
 /// which costs as much as the value is big, so bind what many expressions share (the chart's
-/// values) once, in an outer scope, and open a child scope per object or node.
+/// values) once, in an outer scope; per-object values come as [`Inputs`] to each evaluation.
 pub struct Scope<'a>(Context<'a>);
 
 impl std::fmt::Debug for Scope<'_> {
@@ -262,7 +277,7 @@ mod tests {
 
     fn eval(source: &str, value: serde_json::Value) -> Result<Value, String> {
         let expression = Expression::compile(source, &[SELF]).map_err(|e| e.0)?;
-        expression.eval(&Scope::root().with(SELF, to_cel(&value)))
+        expression.eval(&Scope::root(), &[(SELF, &value)])
     }
 
     #[test]
