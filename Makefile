@@ -8,12 +8,14 @@ KILN := target/debug/kiln
 build:
 	$(CARGO) build --workspace
 
-# Installs the schema checker when it is missing, then runs every test.
+# Installs the schema checker and the independent CEL runtime when missing, then runs every
+# test.
 test: tools
 	$(CARGO) test --workspace
 
 tools:
 	@command -v kubernetes-validate >/dev/null || python3 -m pip install --quiet kubernetes-validate
+	@python3 -c "import cel_expr_python" 2>/dev/null || python3 -m pip install --quiet cel-expr-python
 	@command -v kubectl >/dev/null || { echo "kubectl is needed for the kustomize test"; exit 1; }
 
 # Renders the bundled example to stdout.

@@ -139,6 +139,14 @@ impl Chart {
             .collect()
     }
 
+    /// The resource name of the chart's kind: `names.plural` or the lowercased kind plus s.
+    pub fn plural(&self) -> String {
+        self.crd_names
+            .plural
+            .clone()
+            .unwrap_or_else(|| format!("{}s", self.renders.kind.to_ascii_lowercase()))
+    }
+
     /// The first built-in chart (the one `kiln chart export` copies by default).
     pub fn builtin() -> Result<Chart, ChartError> {
         Ok(Chart::builtins()?.remove(0))

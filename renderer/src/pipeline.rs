@@ -9,7 +9,7 @@ use std::sync::Arc;
 use crate::chart::{Chart, ChartError, KindId};
 use crate::finding::{FieldPath, Finding, Location, ObjectRef};
 use crate::output::{Manifest, order};
-use crate::render::{Engine, Instance, NamespaceContext};
+use crate::render::{Engine, Exports, Instance, NamespaceContext};
 use crate::spec::load::Document;
 use crate::{namespaces, postprocess};
 
@@ -77,15 +77,20 @@ impl Kiln {
                 });
             }
         }
-        let crds: Arc<Vec<serde_json::Value>> = Arc::new(
-            charts
+        let mut policies = Vec::new();
+        for chart in &charts {
+            policies.extend(crate::export::policy::admission_policies(chart)?);
+        }
+        let exports = Arc::new(Exports {
+            crds: charts
                 .iter()
                 .filter_map(crate::export::crd::custom_resource_definition)
                 .collect(),
-        );
+            policies,
+        });
         let engines = charts
             .into_iter()
-            .map(|chart| Engine::new(chart, crds.clone()))
+            .map(|chart| Engine::new(chart, exports.clone()))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Kiln { engines })
     }

@@ -128,6 +128,24 @@ fn rendered_webhook_chart(dir: &Path) -> Vec<std::path::PathBuf> {
             core.iter()
                 .any(|o| o["kind"] == "ValidatingWebhookConfiguration")
         );
+        // The policies that make `failurePolicy: Ignore` on the spec webhooks safe.
+        let webhooks = core
+            .iter()
+            .find(|o| o["kind"] == "ValidatingWebhookConfiguration")
+            .unwrap();
+        let specs = webhooks["webhooks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|w| w["name"] == "specs.kiln.custom.ops")
+            .unwrap();
+        assert_eq!(specs["failurePolicy"], "Ignore");
+        let policies = |kind: &str| core.iter().filter(|o| o["kind"] == kind).count();
+        assert!(policies("ValidatingAdmissionPolicy") >= 2);
+        assert_eq!(
+            policies("ValidatingAdmissionPolicy"),
+            policies("ValidatingAdmissionPolicyBinding")
+        );
         let text: String = core
             .iter()
             .map(|o| format!("---\n{}", serde_yaml_ng::to_string(o).unwrap()))
@@ -150,6 +168,39 @@ fn the_webhook_deployment_passes_strict_schemas_of_1_30_and_the_newest_kubernete
                 output.status.success(),
                 "{} for {version}: {}{}",
                 file.display(),
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+    }
+}
+
+#[test]
+fn crds_and_admission_policies_pass_strict_schemas_of_1_30_and_the_newest_kubernetes() {
+    let dir = tempfile::tempdir().unwrap();
+    for command in ["crd", "policy"] {
+        let run = kiln(dir.path(), &[command], None);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let expected_kinds: &[&str] = match command {
+            "crd" => &["CustomResourceDefinition"],
+            _ => &[
+                "ValidatingAdmissionPolicy",
+                "ValidatingAdmissionPolicyBinding",
+            ],
+        };
+        for kind in expected_kinds {
+            assert!(
+                run.stdout.contains(&format!("\nkind: {kind}\n")),
+                "`kiln {command}` prints a {kind}"
+            );
+        }
+        let file = dir.path().join(format!("{command}.yaml"));
+        std::fs::write(&file, &run.stdout).unwrap();
+        for version in ["1.30.0".to_owned(), newest_known_version()] {
+            let output = kubernetes_validate(&version, &file);
+            assert!(
+                output.status.success(),
+                "kiln {command} for {version}: {}{}",
                 String::from_utf8_lossy(&output.stdout),
                 String::from_utf8_lossy(&output.stderr)
             );

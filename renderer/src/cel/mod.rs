@@ -5,6 +5,7 @@
 //! It knows nothing about charts or kinds.
 
 mod reads;
+pub use reads::rename_variables;
 
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex};
@@ -26,8 +27,39 @@ static BASE: LazyLock<Context<'static>> = LazyLock::new(|| {
     // The crate compiles a pattern on every call; rules run per spec, so cache them.
     context.add_function("matches", cached_matches);
     context.add_function("find", cached_find);
+    // CEL's type conversion to `dyn`, which the API server's type checker needs wherever one
+    // branch of a conditional is null and the other is not; the value is unchanged.
+    context.add_function("dyn", to_dyn);
     context
 });
+
+fn to_dyn(This(value): This<Value>) -> Result<Value, ExecutionError> {
+    Ok(value)
+}
+
+/// Whether the environment has a function of this name: asked of the interpreter once per
+/// name, since the `cel` crate only says so when the function is called.
+fn has_function(name: &str) -> bool {
+    static KNOWN: LazyLock<Mutex<HashMap<String, bool>>> =
+        LazyLock::new(|| Mutex::new(HashMap::new()));
+    let mut known = KNOWN
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(&answer) = known.get(name) {
+        return answer;
+    }
+    // Called without arguments, a known function complains about its arguments; an unknown
+    // one is an undeclared reference.
+    let answer = match Program::compile(&format!("{name}()")) {
+        Ok(program) => !matches!(
+            program.execute(&BASE),
+            Err(ExecutionError::UndeclaredReference(reference)) if reference.as_str() == name
+        ),
+        Err(_) => true, // not an identifier: an operator, which the parser knows
+    };
+    known.insert(name.to_owned(), answer);
+    answer
+}
 
 /// A compiled expression and its source, for messages.
 #[derive(Debug)]
@@ -66,6 +98,19 @@ impl Expression {
                 "reads {}, which is not defined here (available: {})",
                 unknown.join(", "),
                 allowed.join(", ")
+            )));
+        }
+        let mut missing: Vec<&str> = references
+            .functions()
+            .into_iter()
+            .filter(|name| !name.starts_with(['_', '@']) && !has_function(name))
+            .collect();
+        missing.sort_unstable();
+        missing.dedup();
+        if !missing.is_empty() {
+            return Err(CompileError(format!(
+                "calls {}, which kiln's CEL does not have",
+                missing.join(", ")
             )));
         }
         Ok(Expression {
@@ -308,6 +353,17 @@ mod tests {
             eval("self.v.find('[0-9]+$')", value),
             Ok(Value::String(Arc::new("2".into())))
         );
+    }
+
+    #[test]
+    fn unknown_functions_are_compile_errors_and_dyn_is_known() {
+        let error = Expression::compile("self.a.frobnicate() && nope(1)", &[SELF]).unwrap_err();
+        assert_eq!(
+            error.0,
+            "calls frobnicate, nope, which kiln's CEL does not have"
+        );
+        let value = serde_json::json!({"a": 1});
+        assert_eq!(eval("dyn(self.a) == 1", value), Ok(Value::Bool(true)));
     }
 
     #[test]

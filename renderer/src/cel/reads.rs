@@ -160,6 +160,33 @@ fn before_ends_with(bytes: &[u8], at: usize, text: &[u8]) -> bool {
     at == 0 || !is_ident_char(bytes[at - 1])
 }
 
+/// `source` with each variable of `renames` replaced where it is read (not where it is a
+/// field, `x.self`, or inside a string): how a node's rule becomes a policy's expression.
+pub fn rename_variables(source: &str, renames: &[(&str, &str)]) -> String {
+    let code = without_literals(source);
+    let bytes = code.as_bytes();
+    let mut out = String::with_capacity(source.len());
+    let (mut copied, mut at) = (0, 0);
+    while at < bytes.len() {
+        if !is_ident_start(bytes[at]) || (at > 0 && is_ident_char(bytes[at - 1])) {
+            at += 1;
+            continue;
+        }
+        let (name, end) = identifier(bytes, at);
+        if previous_non_space(bytes, at) != Some(b'.')
+            && let Some((_, to)) = renames.iter().find(|(from, _)| *from == name)
+        {
+            // Identifiers are ASCII and literals keep their length, so these are boundaries.
+            out.push_str(&source[copied..at]);
+            out.push_str(to);
+            copied = end;
+        }
+        at = end;
+    }
+    out.push_str(&source[copied..]);
+    out
+}
+
 fn is_ident_start(byte: u8) -> bool {
     byte.is_ascii_alphabetic() || byte == b'_'
 }
@@ -313,6 +340,18 @@ mod tests {
         );
         assert!(chains("values.a > 1").is_empty());
         assert_eq!(chains("selfish.a + self .  b")[0].1, vec!["b".to_owned()]);
+    }
+
+    #[test]
+    fn variables_are_renamed_where_read_only() {
+        assert_eq!(
+            rename_variables(
+                "self.a + 'self' + x.self + values.n + selfish + self",
+                &[("self", "object.spec"), ("values", "variables.values")]
+            ),
+            "object.spec.a + 'self' + x.self + variables.values.n + selfish + object.spec"
+        );
+        assert_eq!(rename_variables("'é' + self", &[("self", "o")]), "'é' + o");
     }
 
     #[test]

@@ -35,11 +35,7 @@ pub fn custom_resource_definition(chart: &Chart) -> Option<Value> {
         .unwrap_or(("", chart.renders.api_version.as_str()));
     let kind = &chart.renders.kind;
     let singular = kind.to_ascii_lowercase();
-    let plural = chart
-        .crd_names
-        .plural
-        .clone()
-        .unwrap_or_else(|| format!("{singular}s"));
+    let plural = chart.plural();
     let mut names = json!({
         "kind": kind,
         "listKind": format!("{kind}List"),

@@ -1,7 +1,7 @@
 //! Template functions: the few computations templates cannot express, each about Kubernetes
 //! or text in general, never about one kind. `key_value_lines` reads `key=value` text into
-//! ConfigMap data; `quota_totals` adds up resources for a ResourceQuota; `crds` gives the
-//! CustomResourceDefinitions of every kind kiln knows (for the chart that deploys kiln).
+//! ConfigMap data; `quota_totals` adds up resources for a ResourceQuota. (`crds` and `policies`,
+//! what every kind kiln knows exports to the cluster, are registered with the engine.)
 
 use std::collections::BTreeMap;
 

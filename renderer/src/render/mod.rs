@@ -64,10 +64,19 @@ pub struct Engine {
     values: Value,
 }
 
+/// What the kinds kiln knows export to the API server, for the chart that installs kiln.
+#[derive(Debug, Default)]
+pub struct Exports {
+    /// A CustomResourceDefinition per kind with a schema.
+    pub crds: Vec<serde_json::Value>,
+    /// ValidatingAdmissionPolicies and their bindings, per kind with rules.
+    pub policies: Vec<serde_json::Value>,
+}
+
 impl Engine {
-    /// Compiles a chart; `crds` are the CustomResourceDefinitions of every kind kiln knows,
-    /// for templates that install them (`crds()`).
-    pub fn new(chart: Chart, crds: Arc<Vec<serde_json::Value>>) -> Result<Engine, ChartError> {
+    /// Compiles a chart; `exports` are what every kind kiln knows exports to the cluster,
+    /// for templates that install them (`crds()`, `policies()`).
+    pub fn new(chart: Chart, exports: Arc<Exports>) -> Result<Engine, ChartError> {
         let definition = chart.definition()?;
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
@@ -83,7 +92,9 @@ impl Engine {
             functions::key_value_lines(text)
         });
         env.add_function("quota_totals", functions::quota_totals);
-        env.add_function("crds", move || Value::from(Serde(crds.as_ref().clone())));
+        let crds = exports.clone();
+        env.add_function("crds", move || Value::from(Serde(&crds.crds)));
+        env.add_function("policies", move || Value::from(Serde(&exports.policies)));
         for (name, source) in &chart.sources {
             env.add_template_owned(name.clone(), source.clone())
                 .map_err(|error| ChartError::Invalid {
