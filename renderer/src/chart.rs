@@ -10,7 +10,10 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+use crate::finding::FieldPath;
 use crate::kind::{DefinitionError, KindDefinition};
+use crate::schema::check::check;
+use crate::schema::{Schema, rules};
 use crate::spec::load::{Document, InputFile, parse_documents};
 
 mod embedded {
@@ -102,7 +105,12 @@ pub struct CrdNames {
 }
 
 /// The files that define a kind, besides templates.
-pub const DEFINITION_FILES: &[&str] = &["schema.yaml", "defaults.yaml", "variables.yaml"];
+pub const DEFINITION_FILES: &[&str] = &[
+    "schema.yaml",
+    "defaults.yaml",
+    "variables.yaml",
+    "values.schema.yaml",
+];
 
 /// A loaded chart: its templates by path, its merged values and its kind's definition.
 #[derive(Debug, Clone)]
@@ -120,6 +128,8 @@ pub struct Chart {
     /// Every template and helper, by path inside the chart.
     pub sources: BTreeMap<String, String>,
     pub values: serde_json::Value,
+    /// values.yaml, then each `--values` document merged into `values`, for positions.
+    pub values_sources: Vec<Document>,
     /// `schema.yaml`, `defaults.yaml` and `variables.yaml` as read, with their positions.
     pub definition_files: BTreeMap<&'static str, Document>,
 }
@@ -172,6 +182,9 @@ impl Chart {
         for file in values {
             overlay_values(&mut charts, file)?;
         }
+        for chart in &charts {
+            chart.check_values()?;
+        }
         Ok(charts)
     }
 
@@ -215,8 +228,10 @@ impl Chart {
         })?;
         let manifest: ChartManifest = serde_json::from_value(manifest_document.value.clone())
             .map_err(|e| invalid("chart.yaml", e.to_string()))?;
-        let values = read_yaml("values.yaml")?
-            .map(|document| document.value)
+        let values_document = read_yaml("values.yaml")?;
+        let values = values_document
+            .as_ref()
+            .map(|document| document.value.clone())
             .unwrap_or_else(|| serde_json::json!({}));
         if !values.is_object() {
             return Err(invalid("values.yaml", "must be a mapping".into()));
@@ -259,8 +274,69 @@ impl Chart {
             namespace_templates,
             sources,
             values,
+            values_sources: values_document.into_iter().collect(),
             definition_files,
         })
+    }
+
+    /// Checks the chart's values (values.yaml with every `--values` merged) against its
+    /// `values.schema.yaml`, when it has one: every finding, each at the position of the file
+    /// that last set the field.
+    pub fn check_values(&self) -> Result<(), ChartError> {
+        let Some(document) = self.definition_files.get("values.schema.yaml") else {
+            return Ok(());
+        };
+        let schema = Schema::parse(&document.value, &FieldPath::root()).map_err(|error| {
+            self.definition_error(&DefinitionError {
+                file: "values.schema.yaml",
+                at: error.at,
+                message: error.message,
+            })
+        })?;
+        let mut findings = check(&schema, &self.values, &FieldPath::root(), &|_| None);
+        let scope = crate::cel::Scope::root();
+        let (rule_findings, failures) = rules::run(
+            &schema,
+            &self.values,
+            &self.values,
+            &scope,
+            &serde_json::Value::Null,
+        );
+        // A rule that cannot be evaluated on values that passed the schema is the chart's bug.
+        if findings.is_empty()
+            && let Some(failure) = failures.first()
+        {
+            return Err(self.definition_error(&DefinitionError {
+                file: "values.schema.yaml",
+                at: failure.written_at.clone(),
+                message: format!("cannot be evaluated: {}", failure.message),
+            }));
+        }
+        findings.extend(rule_findings);
+        if findings.is_empty() {
+            return Ok(());
+        }
+        let lines: Vec<String> = findings
+            .iter()
+            .map(|finding| {
+                let source = self
+                    .values_sources
+                    .iter()
+                    .rev()
+                    .find(|source| finding.field.lookup(&source.value).is_some())
+                    .or(self.values_sources.first());
+                let position = source
+                    .and_then(|source| source.location_of(&finding.field))
+                    .map(|location| format!("{location}: "))
+                    .unwrap_or_default();
+                format!(
+                    "{position}values of {}: {}",
+                    self.origin,
+                    finding.message_line()
+                )
+            })
+            .collect();
+        Err(ChartError::Values(lines.join("\n")))
     }
 
     /// Compiles the kind's schema, defaults and variables against the current values.
@@ -342,6 +418,9 @@ fn overlay_values(charts: &mut [Chart], file: &Path) -> Result<(), ChartError> {
             .filter(|(key, _)| chart.values.get(key.as_str()).is_some())
             .map(|(key, value)| (key.clone(), value.clone()))
             .collect();
+        if !mine.is_empty() {
+            chart.values_sources.push(document.clone());
+        }
         merge(&mut chart.values, serde_json::Value::Object(mine));
     }
     Ok(())

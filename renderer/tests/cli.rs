@@ -435,6 +435,61 @@ fn values_files_override_chart_defaults_per_environment() {
     );
 }
 
+#[test]
+fn values_files_are_checked_against_the_chart_s_values_schema_with_positions() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "a.yaml", &spec("a", "team"));
+    write(
+        dir.path(),
+        "bad.yaml",
+        "domain: apps.example.com\nautoscaling:\n  maxReplica: 3\nprobes:\n  readiness:\n    \
+         tcpSocket: {port: http}\n    httpGet: {path: /, port: http}\n",
+    );
+    let run = kiln(
+        dir.path(),
+        &[
+            "render", "-f", "a.yaml", "--values", "bad.yaml", "-o", "out",
+        ],
+        None,
+    );
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    for line in [
+        "bad.yaml:3:3: values of built-in chart microservice: autoscaling.maxReplica: unknown field; hint: did you mean `maxReplicas`?",
+        "bad.yaml:5:3: values of built-in chart microservice: probes.readiness: must have at most one handler (tcpSocket, httpGet, exec or grpc)",
+    ] {
+        assert!(run.stderr.contains(line), "{line}\n{}", run.stderr);
+    }
+    assert!(!dir.path().join("out").exists(), "nothing is written");
+}
+
+#[test]
+fn a_chart_values_file_that_breaks_its_values_schema_is_a_chart_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let export = kiln(
+        dir.path(),
+        &["chart", "export", "my-chart", "--name", "appservice"],
+        None,
+    );
+    assert_eq!(export.code, 0, "{}", export.stderr);
+    let values = dir.path().join("my-chart/values.yaml");
+    let text = std::fs::read_to_string(&values).unwrap();
+    std::fs::write(
+        &values,
+        text.replace("revisionHistoryLimit: 5", "revisionHistoryLimit: -1"),
+    )
+    .unwrap();
+    let run = kiln(dir.path(), &["crd", "--chart", "my-chart"], None);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("my-chart/values.yaml:")
+            && run
+                .stderr
+                .contains("revisionHistoryLimit: must be at least 0 (got -1)"),
+        "{}",
+        run.stderr
+    );
+}
+
 /// Renders kiln's own deployment (examples/kiln-webhook.yaml with charts/webhook).
 pub fn render_webhook_chart(dir: &std::path::Path, spec: &str) -> util::Run {
     let chart = concat!(env!("CARGO_MANIFEST_DIR"), "/../charts/webhook");
