@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use crate::cel::{self, Expression, Scope};
 use crate::finding::{FieldPath, Finding, Segment};
 use crate::schema::check::{WrittenScalar, apply_defaults, check, unknown_field};
+use crate::schema::cost;
 use crate::schema::rules::{self, RuleFailure};
 use crate::schema::{Schema, SchemaError};
 
@@ -132,6 +133,13 @@ impl KindDefinition {
                 message: "the schema of an object must have type: object".into(),
             });
         }
+        if let Some((at, message)) = schema.as_ref().and_then(cost::unbounded_rule) {
+            return Err(DefinitionError {
+                file: "schema.yaml",
+                at,
+                message,
+            });
+        }
         let defaults = list(
             defaults,
             "defaults.yaml",
@@ -157,7 +165,13 @@ impl KindDefinition {
                     message: format!("{field} is not a field of the schema"),
                 });
             }
-            let expression = compile(&entry, "defaults.yaml", &at, DERIVED_VARIABLES)?;
+            let expression = compile(
+                &entry,
+                "defaults.yaml",
+                &at,
+                DERIVED_VARIABLES,
+                schema.as_ref(),
+            )?;
             Ok(DerivedDefault {
                 field,
                 expression,
@@ -188,7 +202,13 @@ impl KindDefinition {
                 });
             }
             names.push(name.clone());
-            let expression = compile(&entry, "variables.yaml", &at, VARIABLE_VARIABLES)?;
+            let expression = compile(
+                &entry,
+                "variables.yaml",
+                &at,
+                VARIABLE_VARIABLES,
+                schema.as_ref(),
+            )?;
             Ok(Variable {
                 name,
                 expression,
@@ -477,16 +497,27 @@ fn entry_text(
         })
 }
 
+/// Compiles an entry's `expression`, with `self` the whole object of `schema`, and holds it
+/// to the schema's cost bound.
 fn compile(
     entry: &serde_json::Map<String, Value>,
     file: &'static str,
     at: &FieldPath,
     allowed: &[&str],
+    schema: Option<&Schema>,
 ) -> Result<Expression, DefinitionError> {
     let source = entry_text(entry, "expression", file, at)?;
-    Expression::compile(&source, allowed).map_err(|error| DefinitionError {
+    let expression = Expression::compile(&source, allowed).map_err(|error| DefinitionError {
         file,
         at: at.key("expression"),
         message: format!("does not compile: {}", error.0),
-    })
+    })?;
+    if let Some(message) = schema.and_then(|schema| cost::unbounded(&source, schema, "")) {
+        return Err(DefinitionError {
+            file,
+            at: at.key("expression"),
+            message,
+        });
+    }
+    Ok(expression)
 }

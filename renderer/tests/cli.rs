@@ -465,12 +465,7 @@ fn values_files_are_checked_against_the_chart_s_values_schema_with_positions() {
 #[test]
 fn a_chart_values_file_that_breaks_its_values_schema_is_a_chart_error() {
     let dir = tempfile::tempdir().unwrap();
-    let export = kiln(
-        dir.path(),
-        &["chart", "export", "my-chart", "--name", "appservice"],
-        None,
-    );
-    assert_eq!(export.code, 0, "{}", export.stderr);
+    export_builtin(dir.path(), "appservice", "my-chart");
     let values = dir.path().join("my-chart/values.yaml");
     let text = std::fs::read_to_string(&values).unwrap();
     std::fs::write(
@@ -488,6 +483,47 @@ fn a_chart_values_file_that_breaks_its_values_schema_is_a_chart_error() {
         "{}",
         run.stderr
     );
+}
+
+#[test]
+fn a_rule_whose_cost_has_no_bound_is_a_chart_error_at_its_position() {
+    let dir = tempfile::tempdir().unwrap();
+    export_builtin(dir.path(), "appservice", "my-chart");
+    let schema = dir.path().join("my-chart/schema.yaml");
+    let text = std::fs::read_to_string(&schema).unwrap();
+    assert!(text.contains("        maxItems: 16\n"));
+    std::fs::write(&schema, text.replace("        maxItems: 16\n", "")).unwrap();
+    let seed = fixture("seed/appservice-nginx.yaml");
+    let run = kiln(
+        dir.path(),
+        &[
+            "render",
+            "-f",
+            seed.to_str().unwrap(),
+            "--chart",
+            "my-chart",
+            "-o",
+            "out",
+        ],
+        None,
+    );
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("my-chart/schema.yaml:")
+            && run.stderr.contains(
+                "properties.spec.properties.ports.x-kubernetes-validations[0].rule: its cost has \
+                 no bound: it iterates over spec.ports, which has no maxItems"
+            ),
+        "{}",
+        run.stderr
+    );
+    assert!(!dir.path().join("out").exists());
+}
+
+/// Copies a built-in chart into `dir/folder` with `kiln chart export`.
+fn export_builtin(dir: &std::path::Path, name: &str, folder: &str) {
+    let export = kiln(dir, &["chart", "export", folder, "--name", name], None);
+    assert_eq!(export.code, 0, "{}", export.stderr);
 }
 
 /// Renders kiln's own deployment (examples/kiln-webhook.yaml with charts/webhook).

@@ -197,6 +197,15 @@ impl Checker<'_> {
         fields: &serde_json::Map<String, Value>,
         path: &FieldPath,
     ) {
+        if schema.additional_properties.is_some() {
+            self.count(
+                schema.min_properties,
+                schema.max_properties,
+                fields.len(),
+                "entries",
+                path,
+            );
+        }
         let known: Vec<&str> = schema
             .properties
             .iter()

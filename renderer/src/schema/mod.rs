@@ -9,6 +9,7 @@
 //! `kiln crd` leaves both out of what it gives the API server.
 
 pub mod check;
+pub mod cost;
 pub mod rules;
 
 use serde_json::{Map, Value};
@@ -37,6 +38,8 @@ pub struct Schema {
     pub max_length: Option<u64>,
     pub min_items: Option<u64>,
     pub max_items: Option<u64>,
+    pub min_properties: Option<u64>,
+    pub max_properties: Option<u64>,
     pub pattern: Option<regex::Regex>,
     pub format: Option<String>,
     pub default: Option<Value>,
@@ -128,6 +131,8 @@ const NODE_KEYS: &[&str] = &[
     "maxLength",
     "minItems",
     "maxItems",
+    "minProperties",
+    "maxProperties",
     "pattern",
     "format",
     "default",
@@ -192,6 +197,8 @@ impl Schema {
             max_length: count(node, "maxLength", at)?,
             min_items: count(node, "minItems", at)?,
             max_items: count(node, "maxItems", at)?,
+            min_properties: count(node, "minProperties", at)?,
+            max_properties: count(node, "maxProperties", at)?,
             format: text(node, "format", at)?,
             default: node.get("default").cloned(),
             ..Schema::default()
