@@ -487,37 +487,72 @@ fn a_chart_values_file_that_breaks_its_values_schema_is_a_chart_error() {
 
 #[test]
 fn a_rule_whose_cost_has_no_bound_is_a_chart_error_at_its_position() {
-    let dir = tempfile::tempdir().unwrap();
-    export_builtin(dir.path(), "appservice", "my-chart");
-    let schema = dir.path().join("my-chart/schema.yaml");
-    let text = std::fs::read_to_string(&schema).unwrap();
-    assert!(text.contains("        maxItems: 16\n"));
-    std::fs::write(&schema, text.replace("        maxItems: 16\n", "")).unwrap();
-    let seed = fixture("seed/appservice-nginx.yaml");
-    let run = kiln(
-        dir.path(),
-        &[
-            "render",
-            "-f",
-            seed.to_str().unwrap(),
-            "--chart",
-            "my-chart",
-            "-o",
-            "out",
-        ],
-        None,
+    let stderr = render_with_edited_builtin(
+        "appservice",
+        "schema.yaml",
+        ("        maxItems: 16\n", ""),
+        "seed/appservice-nginx.yaml",
     );
-    assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(
-        run.stderr.contains("my-chart/schema.yaml:")
-            && run.stderr.contains(
+        stderr.contains("my-chart/schema.yaml:")
+            && stderr.contains(
                 "properties.spec.properties.ports.x-kubernetes-validations[0].rule: its cost has \
                  no bound: it iterates over spec.ports, which has no maxItems"
             ),
-        "{}",
-        run.stderr
+        "{stderr}"
     );
+}
+
+#[test]
+fn a_template_that_reads_a_field_the_schema_lacks_is_a_chart_error_at_its_position() {
+    let template = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../charts/microservice/templates/deployment.yaml"
+    );
+    let text = std::fs::read_to_string(template).unwrap();
+    let line = text.lines().position(|l| l.contains("spec.image")).unwrap() + 1;
+    let stderr = render_with_edited_builtin(
+        "microservice",
+        "templates/deployment.yaml",
+        ("spec.image", "spec.imag"),
+        "seed/ms-sample-v1s0-valid.yaml",
+    );
+    let expected = format!(
+        "my-chart/templates/deployment.yaml:{line}:21: spec.imag: imag is not a field of spec \
+         in schema.yaml; did you mean `image`?"
+    );
+    assert!(stderr.contains(&expected), "{stderr}");
+}
+
+/// Exports a built-in chart to `my-chart`, replaces text in one of its files, renders a
+/// fixture with it into a folder, and returns stderr after checking that the chart error
+/// stopped everything (exit 2, no folder).
+fn render_with_edited_builtin(
+    chart: &str,
+    file: &str,
+    (from, to): (&str, &str),
+    fixture_name: &str,
+) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    export_builtin(dir.path(), chart, "my-chart");
+    let path = dir.path().join("my-chart").join(file);
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains(from), "{file} has no {from:?}");
+    std::fs::write(&path, text.replace(from, to)).unwrap();
+    let seed = fixture(fixture_name);
+    let args = [
+        "render",
+        "-f",
+        seed.to_str().unwrap(),
+        "--chart",
+        "my-chart",
+        "-o",
+        "out",
+    ];
+    let run = kiln(dir.path(), &args, None);
+    assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(!dir.path().join("out").exists());
+    run.stderr
 }
 
 /// Copies a built-in chart into `dir/folder` with `kiln chart export`.

@@ -6,6 +6,7 @@
 mod escape;
 mod fast_yaml;
 pub mod functions;
+mod references;
 
 use std::sync::Arc;
 
@@ -103,6 +104,7 @@ impl Engine {
                     message: template_error_text(&error),
                 })?;
         }
+        references::check(&env, &chart, &definition)?;
         let values = Value::from(Serde(&chart.values));
         Ok(Engine {
             env,
