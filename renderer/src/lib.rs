@@ -22,6 +22,7 @@
 
 pub mod cel;
 pub mod chart;
+pub mod chart_tools;
 pub mod cli;
 pub mod export;
 pub mod finding;

@@ -9,8 +9,8 @@ use std::process::Command;
 
 use util::{fixture, kiln};
 
-/// Renders every valid fixture into one stream file in `dir`.
-fn render_all_fixtures(dir: &Path) -> std::path::PathBuf {
+/// The render fixtures that are valid (not `err-*`), sorted.
+fn valid_fixtures() -> Vec<String> {
     let mut inputs: Vec<String> = std::fs::read_dir(fixture("render"))
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -18,6 +18,12 @@ fn render_all_fixtures(dir: &Path) -> std::path::PathBuf {
         .map(|p| p.display().to_string())
         .collect();
     inputs.sort();
+    inputs
+}
+
+/// Renders every valid fixture into one stream file in `dir`.
+fn render_all_fixtures(dir: &Path) -> std::path::PathBuf {
+    let inputs = valid_fixtures();
     let mut args = vec!["render", "-f"];
     args.extend(inputs.iter().map(String::as_str));
     let run = kiln(dir, &args, None);
@@ -205,5 +211,62 @@ fn crds_and_admission_policies_pass_strict_schemas_of_1_30_and_the_newest_kubern
                 String::from_utf8_lossy(&output.stderr)
             );
         }
+    }
+}
+
+/// `kiln schema KIND` is a valid draft-07 JSON Schema under an independent implementation
+/// (Python's `jsonschema`): every valid fixture passes it, and invalid ones get the typos,
+/// types and ranges an editor should mark.
+#[test]
+fn editor_schemas_accept_the_valid_fixtures_and_mark_typos_types_and_ranges() {
+    let dir = tempfile::tempdir().unwrap();
+    for kind in ["MicroServiceDeploy", "appservice"] {
+        let run = kiln(dir.path(), &["schema", kind], None);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        std::fs::write(dir.path().join(format!("{kind}.json")), run.stdout).unwrap();
+    }
+    let mut valid = valid_fixtures();
+    valid.push(
+        fixture("seed/ms-sample-v1s0-valid.yaml")
+            .display()
+            .to_string(),
+    );
+    valid.push(fixture("seed/appservice-nginx.yaml").display().to_string());
+    let invalid = [
+        fixture("render/err-typos.yaml"),
+        fixture("render/err-appservice.yaml"),
+    ];
+    let output = Command::new("python3")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/editor_schema.py"
+        ))
+        .arg(dir.path())
+        .args(&valid)
+        .arg("--")
+        .args(&invalid)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        output.status.success(),
+        "editor_schema.py failed (pip install jsonschema pyyaml?): {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let verdicts: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    for (file, errors) in verdicts["valid"].as_object().unwrap() {
+        assert_eq!(errors, &serde_json::json!([]), "{file}");
+    }
+    let invalid_errors = verdicts["invalid"].to_string();
+    for expected in [
+        "'replica' was unexpected",
+        "spec.needAuth: 'yes' is not of type 'boolean'",
+        "spec.size: 101 is greater than the maximum of 100",
+        "spec.ports.0.nodePort: 8080 is less than the minimum of 30000",
+        "'nodport' was unexpected",
+    ] {
+        assert!(
+            invalid_errors.contains(expected),
+            "{expected}: {invalid_errors}"
+        );
     }
 }

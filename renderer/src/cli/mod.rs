@@ -8,7 +8,8 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::chart::Chart;
+use crate::chart::{Chart, ChartError};
+use crate::chart_tools;
 use crate::output;
 use crate::spec::load::{parse_all, read_inputs};
 use crate::{Kiln, Report};
@@ -46,6 +47,14 @@ pub enum Command {
     /// Print a ValidatingAdmissionPolicy and its binding per kind kiln knows: every rule,
     /// errors with Deny and warnings with Warn, with the messages the CLI prints.
     Policy(ChartArgs),
+    /// Print a kind's JSON Schema for editors (yaml-language-server): field completion,
+    /// descriptions, typos and wrong types marked as you type.
+    Schema {
+        /// The kind (MicroServiceDeploy, AppService, ...; any case), or its plural name.
+        kind: String,
+        #[command(flatten)]
+        charts: ChartArgs,
+    },
 }
 
 /// The charts a command works with.
@@ -69,6 +78,34 @@ pub enum ChartCommand {
         /// Which built-in chart (default: the first, microservice).
         #[arg(long)]
         name: Option<String>,
+    },
+    /// Write a new, working chart into DIR: a schema with one CEL rule, a Deployment and a
+    /// PodDisruptionBudget template, values with their schema, and two test cases.
+    New {
+        /// Folder to create; it must not exist yet.
+        dir: PathBuf,
+        /// The kind the chart renders, such as Nightly.
+        #[arg(long)]
+        kind: String,
+        /// GROUP/VERSION of the kind, such as batch.example.com/v1.
+        #[arg(long = "api-version", value_name = "GROUP/VERSION")]
+        api_version: String,
+    },
+    /// Check a chart as kiln loads it (schema, rules and their cost, defaults, variables,
+    /// values, templates and the fields they read) and its exports; exit 1 on a problem.
+    Lint {
+        dir: PathBuf,
+        /// Values files to check with it, as --values of render.
+        #[arg(long = "values", value_name = "FILE")]
+        values: Vec<PathBuf>,
+    },
+    /// Run the chart's cases (DIR/tests/CASE/input.yaml against expected.yaml and
+    /// findings.txt); exit 1 when one fails.
+    Test {
+        dir: PathBuf,
+        /// Write each case's expectations from what it gives instead of comparing.
+        #[arg(long)]
+        update: bool,
     },
 }
 
@@ -115,6 +152,55 @@ pub fn run(cli: Cli) -> Result<ExitCode, String> {
         }
         Command::Chart(ChartCommand::Export { dir, name }) => {
             export_chart(&dir, name.as_deref()).map(|()| ExitCode::SUCCESS)
+        }
+        Command::Chart(ChartCommand::New {
+            dir,
+            kind,
+            api_version,
+        }) => {
+            chart_tools::scaffold::new_chart(&dir, &kind, &api_version)?;
+            let dir = dir.display();
+            eprintln_quiet(&format!(
+                "kiln: wrote a {kind} chart to {dir}; `kiln chart lint {dir}` and `kiln chart \
+                 test {dir}` check it, `kiln render -f SPECS --chart {dir}` uses it"
+            ));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Chart(ChartCommand::Lint { dir, values }) => {
+            match chart_tools::lint::lint(&dir, &values) {
+                Ok(lines) => {
+                    write_stdout(format!("{}\n", lines.join("\n")).as_bytes())?;
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(ChartError::Io { origin, source }) => {
+                    Err(format!("{origin}: cannot read chart: {source}"))
+                }
+                Err(error) => {
+                    eprintln_quiet(&format!("{error}"));
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }
+        Command::Chart(ChartCommand::Test { dir, update }) => chart_test(&dir, update),
+        Command::Schema { kind, charts } => {
+            let charts =
+                Chart::load_all(&charts.charts, &charts.values).map_err(|e| e.to_string())?;
+            let wanted = kind.to_ascii_lowercase();
+            let chart = charts
+                .iter()
+                .find(|c| c.renders.kind.to_ascii_lowercase() == wanted || c.plural() == wanted)
+                .ok_or_else(|| {
+                    let known: Vec<&str> = charts.iter().map(|c| c.renders.kind.as_str()).collect();
+                    format!(
+                        "no chart renders a kind {kind:?}; kiln knows {}",
+                        known.join(", ")
+                    )
+                })?;
+            let schema = crate::export::json_schema::json_schema(chart)
+                .ok_or_else(|| format!("{}: the chart has no schema.yaml", chart.origin))?;
+            let text = serde_json::to_string_pretty(&schema).map_err(|e| e.to_string())?;
+            write_stdout(format!("{text}\n").as_bytes())?;
+            Ok(ExitCode::SUCCESS)
         }
         Command::Crd(args) => {
             let charts = Chart::load_all(&args.charts, &args.values).map_err(|e| e.to_string())?;
@@ -236,6 +322,40 @@ fn finish(report: &Report) -> ExitCode {
         }
     );
     ExitCode::from(1)
+}
+
+/// `kiln chart test`: a line per case, the diffs of failed ones, and a summary.
+fn chart_test(dir: &Path, update: bool) -> Result<ExitCode, String> {
+    let results = chart_tools::cases::run(dir, update).map_err(|e| e.to_string())?;
+    let mut text = String::new();
+    for result in &results {
+        let verdict = match (update, result.passed) {
+            (true, _) => "wrote",
+            (false, true) => "ok",
+            (false, false) => "FAIL",
+        };
+        text.push_str(&format!("{verdict:<5} {}: ", result.name));
+        text.push_str(&result.detail);
+        text.push('\n');
+    }
+    let failed = results.iter().filter(|r| !r.passed).count();
+    text.push_str(&format!(
+        "kiln chart test: {} {}, {} passed, {failed} failed\n",
+        results.len(),
+        plural(results.len(), "case"),
+        results.len() - failed
+    ));
+    write_stdout(text.as_bytes())?;
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// A line to stderr; a closed stderr is not worth failing for.
+fn eprintln_quiet(line: &str) {
+    let _ = writeln!(std::io::stderr(), "{line}");
 }
 
 fn plural(count: usize, word: &str) -> String {

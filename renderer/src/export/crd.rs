@@ -9,7 +9,7 @@ use crate::chart::Chart;
 use crate::schema::API_RULE_KEYS;
 
 /// Patterns for kiln's formats, with the length the API server should enforce with them.
-fn format_pattern(format: &str) -> Option<(&'static str, Option<u64>)> {
+pub(crate) fn format_pattern(format: &str) -> Option<(&'static str, Option<u64>)> {
     Some(match format {
         "dns1123-label" => ("^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", Some(63)),
         "dns1123-subdomain" => (
@@ -23,6 +23,19 @@ fn format_pattern(format: &str) -> Option<(&'static str, Option<u64>)> {
         ),
         _ => return None,
     })
+}
+
+/// Writes a kiln format as the `pattern` (and `maxLength`) that checks it, unless the node
+/// has its own; false when the format has no pattern.
+pub(crate) fn insert_format_pattern(out: &mut Map<String, Value>, format: &str) -> bool {
+    let Some((pattern, max_length)) = format_pattern(format) else {
+        return false;
+    };
+    out.entry("pattern").or_insert_with(|| json!(pattern));
+    if let Some(max) = max_length {
+        out.entry("maxLength").or_insert_with(|| json!(max));
+    }
+    true
 }
 
 /// The CRD of a chart's kind, or `None` when the chart has no schema.
@@ -85,6 +98,27 @@ pub fn custom_resource_definition(chart: &Chart) -> Option<Value> {
     }))
 }
 
+/// A node's `properties`, `items` or `additionalProperties` with `convert` applied to every
+/// schema in it; `None` for any other key.
+pub(crate) fn map_subschemas(
+    key: &str,
+    value: &Value,
+    convert: fn(&Value) -> Value,
+) -> Option<Value> {
+    match key {
+        "properties" => Some(Value::Object(
+            value
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(name, child)| (name.clone(), convert(child)))
+                .collect(),
+        )),
+        "items" | "additionalProperties" => Some(convert(value)),
+        _ => None,
+    }
+}
+
 /// A schema node as the API server takes it.
 fn for_api_server(node: &Value) -> Value {
     let Some(fields) = node.as_object() else {
@@ -92,33 +126,21 @@ fn for_api_server(node: &Value) -> Value {
     };
     let mut out = Map::new();
     for (key, value) in fields {
+        if let Some(converted) = map_subschemas(key, value, for_api_server) {
+            out.insert(key.clone(), converted);
+            continue;
+        }
         match key.as_str() {
-            "properties" => {
-                let properties: Map<String, Value> = value
-                    .as_object()
-                    .into_iter()
-                    .flatten()
-                    .map(|(name, child)| (name.clone(), for_api_server(child)))
-                    .collect();
-                out.insert(key.clone(), Value::Object(properties));
-            }
-            "items" | "additionalProperties" => {
-                out.insert(key.clone(), for_api_server(value));
-            }
             // Typed branches are kiln's; the node holds anything for the API server.
             "anyOf" if fields.contains_key("x-kubernetes-preserve-unknown-fields") => {}
-            "format" => match value.as_str().and_then(format_pattern) {
-                Some((pattern, max_length)) => {
-                    out.entry("pattern").or_insert_with(|| json!(pattern));
-                    if let Some(max) = max_length {
-                        out.entry("maxLength").or_insert_with(|| json!(max));
-                    }
-                }
-                None if value.as_str().is_some_and(crate::formats::is_kiln_format) => {}
-                None => {
+            "format" => {
+                let format = value.as_str().unwrap_or_default();
+                if !insert_format_pattern(&mut out, format)
+                    && !crate::formats::is_kiln_format(format)
+                {
                     out.insert(key.clone(), value.clone());
                 }
-            },
+            }
             "x-kubernetes-validations" => {
                 let rules: Vec<Value> = value
                     .as_array()
