@@ -512,7 +512,7 @@ fn compile(
         at: at.key("expression"),
         message: format!("does not compile: {}", error.0),
     })?;
-    if let Some(message) = schema.and_then(|schema| cost::unbounded(&source, schema, "")) {
+    if let Some(message) = schema.and_then(|schema| cost::unbounded(expression.ast(), schema, "")) {
         return Err(DefinitionError {
             file,
             at: at.key("expression"),

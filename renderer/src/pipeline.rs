@@ -77,17 +77,7 @@ impl Kiln {
                 });
             }
         }
-        let mut policies = Vec::new();
-        for chart in &charts {
-            policies.extend(crate::export::policy::admission_policies(chart)?);
-        }
-        let exports = Arc::new(Exports {
-            crds: charts
-                .iter()
-                .filter_map(crate::export::crd::custom_resource_definition)
-                .collect(),
-            policies,
-        });
+        let exports = Arc::new(Exports::of(charts.clone()));
         let engines = charts
             .into_iter()
             .map(|chart| Engine::new(chart, exports.clone()))

@@ -120,6 +120,11 @@ impl Expression {
         })
     }
 
+    /// The parsed expression, for analyses over its syntax (cost bounds).
+    pub fn ast(&self) -> &kube_cel::cel::IdedExpr {
+        self.program.expression()
+    }
+
     /// Evaluates in `scope` with `inputs` bound: of each, only the part the expression can
     /// reach, since binding and every field selection copy what they touch.
     pub fn eval(&self, scope: &Scope<'_>, inputs: &Inputs<'_>) -> Result<Value, String> {

@@ -8,7 +8,7 @@ mod fast_yaml;
 pub mod functions;
 mod references;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use minijinja::value::{Serde, Value};
 use minijinja::{Environment, UndefinedBehavior, context, syntax::SyntaxConfig};
@@ -66,12 +66,50 @@ pub struct Engine {
 }
 
 /// What the kinds kiln knows export to the API server, for the chart that installs kiln.
+/// Built the first time a template asks (`crds()`, `policies()`): only that chart needs them,
+/// and building them parses every rule again.
 #[derive(Debug, Default)]
 pub struct Exports {
+    charts: Vec<Chart>,
+    built: OnceLock<Result<Exported, String>>,
+}
+
+#[derive(Debug)]
+struct Exported {
     /// A CustomResourceDefinition per kind with a schema.
-    pub crds: Vec<serde_json::Value>,
+    crds: Vec<serde_json::Value>,
     /// ValidatingAdmissionPolicies and their bindings, per kind with rules.
-    pub policies: Vec<serde_json::Value>,
+    policies: Vec<serde_json::Value>,
+}
+
+impl Exports {
+    /// The exports of these charts, built when first asked for.
+    pub fn of(charts: Vec<Chart>) -> Exports {
+        Exports {
+            charts,
+            built: OnceLock::new(),
+        }
+    }
+
+    fn get(&self) -> Result<&Exported, minijinja::Error> {
+        let built = self.built.get_or_init(|| {
+            let mut policies = Vec::new();
+            for chart in &self.charts {
+                policies.extend(
+                    crate::export::policy::admission_policies(chart).map_err(|e| e.to_string())?,
+                );
+            }
+            let crds = self
+                .charts
+                .iter()
+                .filter_map(crate::export::crd::custom_resource_definition)
+                .collect();
+            Ok(Exported { crds, policies })
+        });
+        built.as_ref().map_err(|message| {
+            minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, message.clone())
+        })
+    }
 }
 
 impl Engine {
@@ -94,8 +132,10 @@ impl Engine {
         });
         env.add_function("quota_totals", functions::quota_totals);
         let crds = exports.clone();
-        env.add_function("crds", move || Value::from(Serde(&crds.crds)));
-        env.add_function("policies", move || Value::from(Serde(&exports.policies)));
+        env.add_function("crds", move || Ok(Value::from(Serde(&crds.get()?.crds))));
+        env.add_function("policies", move || {
+            Ok(Value::from(Serde(&exports.get()?.policies)))
+        });
         for (name, source) in &chart.sources {
             env.add_template_owned(name.clone(), source.clone())
                 .map_err(|error| ChartError::Invalid {

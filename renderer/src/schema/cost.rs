@@ -15,7 +15,6 @@
 use std::collections::HashMap;
 
 use kube_cel::cel::common::ast::{EntryExpr, Expr, IdedExpr};
-use kube_cel::cel::parser::Parser;
 
 use super::{Schema, Type};
 use crate::finding::FieldPath;
@@ -59,10 +58,8 @@ struct Reached<'s> {
 type Scope<'s> = HashMap<String, Reached<'s>>;
 
 /// Why an expression's cost has no bound, when it has none: one sentence naming the field and
-/// the keyword it needs. `node` is what `self` is, found at `node_path`. An expression that
-/// does not parse is the compiler's to report, not this check's.
-pub fn unbounded(source: &str, node: &Schema, node_path: &str) -> Option<String> {
-    let expression = Parser::default().parse(source).ok()?;
+/// the keyword it needs. `node` is what `self` is, found at `node_path`.
+pub fn unbounded(expression: &IdedExpr, node: &Schema, node_path: &str) -> Option<String> {
     let scope = Scope::from([(
         "self".to_owned(),
         Reached {
@@ -70,7 +67,7 @@ pub fn unbounded(source: &str, node: &Schema, node_path: &str) -> Option<String>
             path: node_path.to_owned(),
         },
     )]);
-    find(&expression, &scope, false)
+    find(expression, &scope, false)
 }
 
 /// The first rule of `schema` whose cost has no bound: where it is written (its `rule` or
@@ -87,7 +84,7 @@ fn node(schema: &Schema, path: &str) -> Option<(FieldPath, String)> {
                 .map(|e| ("messageExpression", e)),
         );
         for (key, expression) in expressions {
-            if let Some(problem) = unbounded(&expression.source, schema, path) {
+            if let Some(problem) = unbounded(expression.ast(), schema, path) {
                 return Some((rule.written_at.key(key), problem));
             }
         }
@@ -249,6 +246,12 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    /// The cost check of `source`, parsed as the chart loader parses it.
+    fn unbounded(source: &str, node: &Schema, node_path: &str) -> Option<String> {
+        let program = kube_cel::cel::Program::compile(source).unwrap();
+        super::unbounded(program.expression(), node, node_path)
+    }
 
     fn schema(value: serde_json::Value) -> Schema {
         Schema::parse(&value, &FieldPath::root()).unwrap()
