@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
+use std::sync::Arc;
 
 use serde::Deserialize;
 
@@ -130,8 +131,11 @@ pub struct Chart {
     pub values: serde_json::Value,
     /// values.yaml, then each `--values` document merged into `values`, for positions.
     pub values_sources: Vec<Document>,
-    /// `schema.yaml`, `defaults.yaml` and `variables.yaml` as read, with their positions.
+    /// `schema.yaml`, `defaults.yaml`, `variables.yaml` and `values.schema.yaml` as read,
+    /// with their positions.
     pub definition_files: BTreeMap<&'static str, Document>,
+    /// `values.schema.yaml`, compiled once when the chart is read.
+    pub values_schema: Option<Arc<Schema>>,
 }
 
 impl Chart {
@@ -264,7 +268,7 @@ impl Chart {
             .into_iter()
             .filter(|(path, _)| path.starts_with("templates/") || path.starts_with("namespace/"))
             .collect();
-        Ok(Chart {
+        let mut chart = Chart {
             name: manifest.name,
             origin: origin.to_owned(),
             renders: manifest.renders,
@@ -276,27 +280,32 @@ impl Chart {
             values,
             values_sources: values_document.into_iter().collect(),
             definition_files,
-        })
+            values_schema: None,
+        };
+        if let Some(document) = chart.definition_files.get("values.schema.yaml") {
+            let schema = Schema::parse(&document.value, &FieldPath::root()).map_err(|error| {
+                chart.definition_error(&DefinitionError {
+                    file: "values.schema.yaml",
+                    at: error.at,
+                    message: error.message,
+                })
+            })?;
+            chart.values_schema = Some(Arc::new(schema));
+        }
+        Ok(chart)
     }
 
     /// Checks the chart's values (values.yaml with every `--values` merged) against its
     /// `values.schema.yaml`, when it has one: every finding, each at the position of the file
     /// that last set the field.
     pub fn check_values(&self) -> Result<(), ChartError> {
-        let Some(document) = self.definition_files.get("values.schema.yaml") else {
+        let Some(schema) = &self.values_schema else {
             return Ok(());
         };
-        let schema = Schema::parse(&document.value, &FieldPath::root()).map_err(|error| {
-            self.definition_error(&DefinitionError {
-                file: "values.schema.yaml",
-                at: error.at,
-                message: error.message,
-            })
-        })?;
-        let mut findings = check(&schema, &self.values, &FieldPath::root(), &|_| None);
+        let mut findings = check(schema, &self.values, &FieldPath::root(), &|_| None);
         let scope = crate::cel::Scope::root();
         let (rule_findings, failures) = rules::run(
-            &schema,
+            schema,
             &self.values,
             &self.values,
             &scope,

@@ -10,7 +10,7 @@ use crate::chart::{Chart, ChartError, KindId};
 use crate::finding::{FieldPath, Finding, Location, ObjectRef};
 use crate::output::{Manifest, order};
 use crate::render::{Engine, Exports, Instance, NamespaceContext};
-use crate::spec::load::Document;
+use crate::spec::load::{Document, InputFile, parse_all};
 use crate::{namespaces, postprocess};
 
 /// The renderer: charts compiled and ready, shared by every request or run.
@@ -239,6 +239,21 @@ impl Kiln {
                 list.join(", ")
             ),
         ))
+    }
+
+    /// Reads every document of `files` and runs them: YAML problems and the pipeline's
+    /// findings together, in file and position order. What `kiln validate` and `kiln render`
+    /// report, and what a chart's test cases record.
+    pub fn run_files(&self, files: &[InputFile]) -> Report {
+        let (documents, yaml_findings) = parse_all(files);
+        let mut report = self.run(documents);
+        if !yaml_findings.is_empty() {
+            report.findings.extend(yaml_findings);
+            report
+                .findings
+                .sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+        }
+        report
     }
 
     /// Checks every document and renders the valid ones; rendering is part of checking, since

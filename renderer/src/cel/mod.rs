@@ -86,13 +86,12 @@ impl Expression {
         })?;
         let references = program.references();
         let bound = comprehension_variables(source);
-        let mut unknown: Vec<&str> = references
-            .variables()
-            .into_iter()
-            .filter(|name| !allowed.contains(name) && !bound.iter().any(|b| b == name))
-            .collect();
-        unknown.sort_unstable();
-        unknown.dedup();
+        let unknown = distinct(
+            references
+                .variables()
+                .into_iter()
+                .filter(|name| !allowed.contains(name) && !bound.iter().any(|b| b == name)),
+        );
         if !unknown.is_empty() {
             return Err(CompileError(format!(
                 "reads {}, which is not defined here (available: {})",
@@ -100,13 +99,12 @@ impl Expression {
                 allowed.join(", ")
             )));
         }
-        let mut missing: Vec<&str> = references
-            .functions()
-            .into_iter()
-            .filter(|name| !name.starts_with(['_', '@']) && !has_function(name))
-            .collect();
-        missing.sort_unstable();
-        missing.dedup();
+        let missing = distinct(
+            references
+                .functions()
+                .into_iter()
+                .filter(|name| !name.starts_with(['_', '@']) && !has_function(name)),
+        );
         if !missing.is_empty() {
             return Err(CompileError(format!(
                 "calls {}, which kiln's CEL does not have",
@@ -186,6 +184,14 @@ impl Scope<'_> {
         self.bind(name, value);
         self
     }
+}
+
+/// Names sorted and each once, for messages.
+fn distinct<'a>(names: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
+    let mut names: Vec<&str> = names.collect();
+    names.sort_unstable();
+    names.dedup();
+    names
 }
 
 /// The variables macros bind (`x` in `list.all(x, ...)`); the parser reports them as reads.

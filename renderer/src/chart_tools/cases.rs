@@ -13,10 +13,10 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::Kiln;
 use crate::chart::{Chart, ChartError};
 use crate::output::write_yaml_stream;
-use crate::spec::load::{InputFile, parse_documents};
-use crate::{Kiln, Report};
+use crate::spec::load::InputFile;
 
 const INPUT: &str = "input.yaml";
 const EXPECTED: &str = "expected.yaml";
@@ -165,12 +165,7 @@ fn give(kiln: &Kiln, name: &str, text: &str) -> (Option<String>, String) {
         name: name.into(),
         text: text.into(),
     };
-    let (documents, yaml_findings) = parse_documents(&file);
-    let mut report: Report = kiln.run(documents);
-    report.findings.extend(yaml_findings);
-    report
-        .findings
-        .sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    let report = kiln.run_files(&[file]);
     let findings: String = report
         .findings
         .iter()

@@ -43,7 +43,7 @@ pub fn lint(dir: &Path, values: &[PathBuf]) -> Result<Vec<String>, ChartError> {
         "{}, {}; values: {}",
         counted(definition.defaults.len(), "derived default"),
         counted(definition.variables.len(), "variable"),
-        if chart.definition_files.contains_key("values.schema.yaml") {
+        if chart.values_schema.is_some() {
             format!(
                 "{} checked against values.schema.yaml",
                 counted(1 + values.len(), "file")

@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::chart::{Chart, ChartError};
 use crate::chart_tools;
 use crate::output;
-use crate::spec::load::{parse_all, read_inputs};
+use crate::spec::load::read_inputs;
 use crate::{Kiln, Report};
 
 #[derive(Debug, Parser)]
@@ -160,10 +160,11 @@ pub fn run(cli: Cli) -> Result<ExitCode, String> {
         }) => {
             chart_tools::scaffold::new_chart(&dir, &kind, &api_version)?;
             let dir = dir.display();
-            eprintln_quiet(&format!(
+            let _ = writeln!(
+                std::io::stderr(),
                 "kiln: wrote a {kind} chart to {dir}; `kiln chart lint {dir}` and `kiln chart \
                  test {dir}` check it, `kiln render -f SPECS --chart {dir}` uses it"
-            ));
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Chart(ChartCommand::Lint { dir, values }) => {
@@ -172,11 +173,11 @@ pub fn run(cli: Cli) -> Result<ExitCode, String> {
                     write_stdout(format!("{}\n", lines.join("\n")).as_bytes())?;
                     Ok(ExitCode::SUCCESS)
                 }
-                Err(ChartError::Io { origin, source }) => {
-                    Err(format!("{origin}: cannot read chart: {source}"))
-                }
+                // A folder that cannot be read is an I/O error (exit 2); anything else the
+                // chart says wrongly is the finding lint exists for (exit 1).
+                Err(error @ ChartError::Io { .. }) => Err(error.to_string()),
                 Err(error) => {
-                    eprintln_quiet(&format!("{error}"));
+                    let _ = writeln!(std::io::stderr(), "{error}");
                     Ok(ExitCode::from(1))
                 }
             }
@@ -290,15 +291,7 @@ fn write_stdout(bytes: &[u8]) -> Result<(), String> {
 fn check_inputs(args: &InputArgs) -> Result<Report, String> {
     let kiln = Kiln::load(&args.charts.charts, &args.charts.values).map_err(|e| e.to_string())?;
     let files = read_inputs(&args.files).map_err(|e| e.to_string())?;
-    let (documents, yaml_findings) = parse_all(&files);
-    let mut report = kiln.run(documents);
-    if !yaml_findings.is_empty() {
-        report.findings.extend(yaml_findings);
-        report
-            .findings
-            .sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
-    }
-    Ok(report)
+    Ok(kiln.run_files(&files))
 }
 
 /// Prints findings and a summary to stderr and picks the exit code.
@@ -351,11 +344,6 @@ fn chart_test(dir: &Path, update: bool) -> Result<ExitCode, String> {
     } else {
         ExitCode::from(1)
     })
-}
-
-/// A line to stderr; a closed stderr is not worth failing for.
-fn eprintln_quiet(line: &str) {
-    let _ = writeln!(std::io::stderr(), "{line}");
 }
 
 fn plural(count: usize, word: &str) -> String {

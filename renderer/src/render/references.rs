@@ -20,12 +20,6 @@ pub fn check(
     chart: &Chart,
     definition: &KindDefinition,
 ) -> Result<(), ChartError> {
-    let values_schema = chart
-        .definition_files
-        .get("values.schema.yaml")
-        .and_then(|document| {
-            Schema::parse(&document.value, &crate::finding::FieldPath::root()).ok()
-        });
     for name in &chart.instance_templates {
         let Ok(template) = env.get_template(name) else {
             continue; // a template that does not compile is reported where it is added
@@ -57,7 +51,7 @@ pub fn check(
                         .iter()
                         .try_fold(&chart.values, |value, key| value.get(key))
                         .is_some();
-                    let in_schema = values_schema.as_ref().is_some_and(|schema| {
+                    let in_schema = chart.values_schema.as_deref().is_some_and(|schema| {
                         missing_field(schema, &segments[1..], "values.schema.yaml").is_none()
                     });
                     (!in_values && !in_schema).then(|| {
@@ -95,12 +89,7 @@ pub fn check(
 fn missing_field(schema: &Schema, segments: &[&str], file: &str) -> Option<String> {
     let mut node = schema;
     for (depth, key) in segments.iter().enumerate() {
-        let child = node.property(key).or_else(|| {
-            node.one_of_types
-                .iter()
-                .find_map(|branch| branch.property(key))
-        });
-        match child {
+        match node.field(key) {
             Some(child) => node = child,
             None if node.preserve_unknown_fields
                 || node.kind != Some(crate::schema::Type::Object) =>

@@ -19,7 +19,7 @@ use kube_cel::cel::common::ast::{EntryExpr, Expr, IdedExpr};
 use super::{Schema, Type};
 use crate::finding::FieldPath;
 
-/// String functions whose cost grows with the string's length.
+/// String functions whose cost grows with the string's length (of the groups kiln's CEL has).
 const STRING_FUNCTIONS: &[&str] = &[
     "matches",
     "find",
@@ -35,15 +35,8 @@ const STRING_FUNCTIONS: &[&str] = &[
     "upperAscii",
     "trim",
     "substring",
-    "join",
     "quantity",
     "isQuantity",
-    "url",
-    "isURL",
-    "ip",
-    "isIP",
-    "cidr",
-    "isCIDR",
     "semver",
     "isSemver",
 ];
@@ -201,13 +194,7 @@ fn resolve<'s>(expr: &IdedExpr, scope: &Scope<'s>) -> Option<Reached<'s>> {
         Expr::Ident(name) => scope.get(name).cloned(),
         Expr::Select(select) if !select.test => {
             let parent = resolve(&select.operand, scope)?;
-            let schema = parent.schema.property(&select.field).or_else(|| {
-                parent
-                    .schema
-                    .one_of_types
-                    .iter()
-                    .find_map(|branch| branch.property(&select.field))
-            })?;
+            let schema = parent.schema.field(&select.field)?;
             Some(Reached {
                 schema,
                 path: join(&parent.path, &select.field),

@@ -343,6 +343,16 @@ impl Schema {
             .or(self.additional_properties.as_deref())
     }
 
+    /// The child schema for `key`, here or in one of the typed `anyOf` branches: what a
+    /// field chain can reach whichever branch the value takes.
+    pub fn field(&self, key: &str) -> Option<&Schema> {
+        self.property(key).or_else(|| {
+            self.one_of_types
+                .iter()
+                .find_map(|branch| branch.property(key))
+        })
+    }
+
     /// The branch of a typed `anyOf` that `value` matches.
     pub fn branch_for(&self, value: &Value) -> Option<&Schema> {
         self.one_of_types
@@ -356,11 +366,7 @@ impl Schema {
         path.segments()
             .iter()
             .try_fold(self, |node, segment| match segment {
-                Segment::Key(key) => node.property(key).or_else(|| {
-                    node.one_of_types
-                        .iter()
-                        .find_map(|branch| branch.property(key))
-                }),
+                Segment::Key(key) => node.field(key),
                 Segment::Index(_) => node.items.as_deref(),
             })
     }
