@@ -24,6 +24,12 @@ pub enum Segment {
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct FieldPath(Vec<Segment>);
 
+impl From<Vec<Segment>> for FieldPath {
+    fn from(segments: Vec<Segment>) -> Self {
+        Self(segments)
+    }
+}
+
 impl FieldPath {
     /// The path of the object itself.
     pub fn root() -> Self {

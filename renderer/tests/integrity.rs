@@ -198,3 +198,75 @@ fn deep_nesting_after_a_valid_spec_is_answered_with_positions() {
     assert_every_finding_has_a_position(&run.stderr, "deep.yaml");
     assert!(run.stderr.contains("deep.yaml:4:1: MicroServiceDeploy/a-v1s0: warning: spec.resourceRequirements.limits.memory"), "{}", run.stderr);
 }
+
+// The hardening issue's YAML attacks: what parses but must not be read.
+
+#[test]
+fn a_repeated_key_is_refused_with_both_positions() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "dup.yaml",
+        &format!("{HEAD}spec:\n  msName: a\n  version: \"1.0\"\n  image: a:1\n  msName: b\n"),
+    );
+    let run = kiln(dir.path(), &["render", "-f", "dup.yaml"], None);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stdout.is_empty());
+    assert!(
+        run.stderr
+            .starts_with("dup.yaml:8:3: spec.msName: duplicate key; first at 5:3; hint: keep one"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn tags_and_merge_keys_are_named_and_the_documents_before_them_still_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let valid = format!("{HEAD}spec: {{msName: a, version: \"1.0\", image: \"a:1\"}}\n");
+    write(
+        dir.path(),
+        "tags.yaml",
+        &format!(
+            "{valid}---\n{HEAD}spec: !!python/object:os.system\n  msName: a\n  <<: {{version: \"1.0\"}}\n"
+        ),
+    );
+    let run = kiln(dir.path(), &["validate", "-f", "tags.yaml"], None);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_every_finding_has_a_position(&run.stderr, "tags.yaml");
+    assert!(
+        run.stderr
+            .contains("tags.yaml:9:7: spec: YAML tag !!python/object:os.system is not allowed"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("tags.yaml:11:3: spec.<<: kiln does not support YAML merge keys (<<); hint: write the fields out"), "{}", run.stderr);
+    // The valid spec before them was read and judged (its memory-limit warning).
+    assert!(
+        run.stderr
+            .contains("tags.yaml:4:1: MicroServiceDeploy/a-v1s0: warning:"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn nesting_deeper_than_the_limit_is_refused_before_serde_yaml_reads_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec =
+        format!("{HEAD}spec: {{msName: a, version: \"1.0\", image: \"a:1\", config: CONFIG}}\n");
+    // The 80,000 levels took 16.8 s to reject; bench/hostile.sh times it.
+    let levels = 80_000;
+    let nested = format!("{}{}", "[".repeat(levels), "]".repeat(levels));
+    write(dir.path(), "deep.yaml", &spec.replace("CONFIG", &nested));
+    let run = kiln(dir.path(), &["validate", "-f", "deep.yaml"], None);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.starts_with("deep.yaml:4:"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            ": spec.config: invalid YAML: collections nested deeper than 100 levels; hint:"
+        ),
+        "{}",
+        run.stderr
+    );
+}

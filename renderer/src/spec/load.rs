@@ -11,7 +11,7 @@ use std::sync::{Arc, OnceLock};
 
 use serde::Deserialize;
 
-use super::positions::Positions;
+use super::positions::{self, Positions, Problem, Refusal};
 use crate::finding::{FieldPath, Finding, Location};
 
 /// The largest input file kiln reads; specs are a few hundred bytes, so this only stops
@@ -220,16 +220,32 @@ pub fn parse_documents(file: &InputFile) -> (Vec<Document>, Vec<Finding>) {
         }
         None => file,
     };
-    let source = Arc::new(SourceText {
-        text: file.text.clone(),
-        positions: OnceLock::new(),
-    });
     let mut documents = Vec::new();
     let mut findings = Vec::new();
     if let Some(finding) = ambiguous_line_break(file) {
         return (documents, vec![finding]);
     }
-    for (index, document) in serde_yaml_ng::Deserializer::from_str(&file.text).enumerate() {
+    // Every file is indexed first: the index is linear in the input and sees what
+    // serde_yaml_ng passes over (repeated keys, tags, merge keys). A refusal ends the file at
+    // its document, as a syntax error does, so what follows is never read by a parser that
+    // is not linear; the documents before it are read as usual.
+    let index = Positions::index_checked(&file.text);
+    let refused_from = index.refusals.first().map(|r| r.document);
+    findings.extend(
+        index
+            .refusals
+            .into_iter()
+            .map(|refusal| refusal_finding(&file.name, refusal)),
+    );
+    let source = Arc::new(SourceText {
+        text: file.text.clone(),
+        positions: OnceLock::from(index.documents),
+    });
+    // `take`, not `take_while`: the refused document must not even be parsed.
+    let documents_read = serde_yaml_ng::Deserializer::from_str(&file.text)
+        .enumerate()
+        .take(refused_from.unwrap_or(usize::MAX));
+    for (index, document) in documents_read {
         match serde_json::Value::deserialize(document) {
             Ok(serde_json::Value::Null) => {}
             Ok(value) => documents.push(Document {
@@ -291,6 +307,67 @@ fn ambiguous_line_break(file: &InputFile) -> Option<Finding> {
             column,
         }),
     )
+}
+
+/// What the index refused, as a finding at its position.
+fn refusal_finding(file: &Arc<str>, refusal: Refusal) -> Finding {
+    let Refusal {
+        field,
+        at: (line, column),
+        problem,
+        ..
+    } = refusal;
+    let finding = match problem {
+        Problem::DuplicateKey {
+            first: (first_line, first_column),
+        } => Finding::error(
+            "yaml-duplicate-key",
+            field,
+            format!("duplicate key; first at {first_line}:{first_column}"),
+        )
+        .hint(
+            "keep one: YAML readers disagree on which one wins, so a reviewer, kiln and \
+             the cluster could each read a different value",
+        ),
+        Problem::Tag(tag) => Finding::error(
+            "yaml-tag",
+            field,
+            format!("YAML tag {tag} is not allowed: specs are plain data"),
+        )
+        .hint("remove the tag; only the core schema's !!str, !!int, !!float, !!bool, !!null, !!map and !!seq are read"),
+        Problem::MergeKey => Finding::error(
+            "yaml-merge-key",
+            field,
+            "kiln does not support YAML merge keys (<<)",
+        )
+        .hint(
+            "write the fields out in each mapping, or keep what several specs share in the \
+             chart's values; merge keys are YAML 1.1 only and readers treat them differently",
+        ),
+        Problem::TooDeep => Finding::error(
+            "yaml-limit",
+            field,
+            format!(
+                "invalid YAML: collections nested deeper than {} levels",
+                positions::MAX_DEPTH
+            ),
+        )
+        .hint("a spec needs a few levels; this limit stops hostile files early and is fixed"),
+        Problem::TooManyDocuments => Finding::error(
+            "yaml-limit",
+            field,
+            format!(
+                "holds more than {} documents",
+                positions::MAX_DOCUMENTS
+            ),
+        )
+        .hint("split the file; the limit is fixed"),
+    };
+    finding.at(Location {
+        file: file.clone(),
+        line,
+        column,
+    })
 }
 
 fn yaml_finding(file: &Arc<str>, error: &serde_yaml_ng::Error) -> Finding {

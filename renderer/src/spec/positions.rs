@@ -5,10 +5,55 @@
 //! Aliases are recorded, never expanded, so a hostile file costs no more here than its length.
 //! When saphyr stops on something libyaml accepts (a tab after a colon, say), indexing resumes
 //! at the next document; fields it could not reach fall back to their nearest indexed ancestor.
+//!
+//! The same pass refuses what parses but must not be read (see [`Problem`]): duplicate keys,
+//! tags outside YAML's core schema, merge keys, nesting deeper than [`MAX_DEPTH`] and more than
+//! [`MAX_DOCUMENTS`] documents. saphyr is linear in its input, so a hostile file is refused in
+//! time proportional to its length, before serde_yaml_ng (whose scanner is not) reads it.
 
-use saphyr_parser::{Event, Parser, Span};
+use saphyr_parser::{Event, Parser, ScalarStyle, Span, Tag};
 
 use crate::finding::{FieldPath, Segment};
+
+/// Collections nested deeper than this are refused. A spec needs a handful of levels, a
+/// Kubernetes object a few dozen at most (a CRD's schema); the limit only stops hostile files.
+pub const MAX_DEPTH: usize = 100;
+/// A file holding more documents than this is refused.
+pub const MAX_DOCUMENTS: usize = 10_000;
+/// Refusals recorded per file; the rest would only repeat them.
+const MAX_REFUSALS: usize = 50;
+
+/// Something kiln refuses although it is valid YAML, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// The document's index in the stream, empty ones included.
+    pub document: usize,
+    pub field: FieldPath,
+    /// Line and column, from 1.
+    pub at: (usize, usize),
+    pub problem: Problem,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Problem {
+    /// A key written twice in one mapping; readers disagree on which one wins.
+    DuplicateKey { first: (usize, usize) },
+    /// A tag outside the core schema (`!!python/object`, `!Ref`), as written.
+    Tag(String),
+    /// `<<`, YAML 1.1's merge key, which YAML 1.2 readers take as a plain key.
+    MergeKey,
+    /// Collections nested deeper than [`MAX_DEPTH`]; indexing stops here.
+    TooDeep,
+    /// More than [`MAX_DOCUMENTS`] documents; indexing stops here.
+    TooManyDocuments,
+}
+
+/// Every document's positions and what the stream holds that kiln refuses.
+#[derive(Debug, Default)]
+pub struct Index {
+    pub documents: Vec<Positions>,
+    pub refusals: Vec<Refusal>,
+}
 
 /// The fields of one document: a tree whose node 0 is the document itself.
 #[derive(Debug, Clone, Default)]
@@ -42,21 +87,134 @@ enum Frame {
         pending: Option<usize>,
         /// Depth of collections opened inside a complex key.
         in_complex_key: usize,
+        /// Whether opening it added a segment to the walk's path.
+        pushed: bool,
+        keys: KeySet,
     },
     Sequence {
         node: Option<usize>,
+        pushed: bool,
     },
+}
+
+impl Frame {
+    fn pushed(&self) -> bool {
+        match self {
+            Frame::Mapping { pushed, .. } | Frame::Sequence { pushed, .. } => *pushed,
+        }
+    }
+}
+
+/// The keys of one mapping, to find a repeated one: the mapping's own entries while it is
+/// small, a hash map once it is wide, so a hostile mapping of many keys stays linear.
+#[derive(Default)]
+struct KeySet(Option<std::collections::HashMap<String, usize>>);
+
+impl KeySet {
+    const WIDE: usize = 16;
+
+    /// The node of an earlier key `name` of mapping node `parent`.
+    fn earlier(&mut self, document: &Positions, parent: usize, name: &str) -> Option<usize> {
+        if let Some(keys) = &self.0 {
+            return keys.get(name).copied();
+        }
+        let Children::Mapping(entries) = &document.nodes[parent].children else {
+            return None;
+        };
+        if entries.len() >= Self::WIDE {
+            self.0 = Some(entries.iter().map(|(n, i)| (n.clone(), *i)).collect());
+        }
+        entries.iter().find(|(n, _)| n == name).map(|(_, i)| *i)
+    }
+
+    fn add(&mut self, name: &str, node: usize) {
+        if let Some(keys) = &mut self.0 {
+            keys.entry(name.to_owned()).or_insert(node);
+        }
+    }
+}
+
+/// The walk's state beyond the tree: the path to where it is, and what it refused.
+struct Walk {
+    path: Vec<Segment>,
+    refusals: Vec<Refusal>,
+    /// Documents started so far, empty ones included.
+    documents: usize,
+}
+
+impl Walk {
+    fn refuse(&mut self, field: FieldPath, at: (usize, usize), problem: Problem) {
+        if self.refusals.len() < MAX_REFUSALS {
+            self.refusals.push(Refusal {
+                document: self.documents.saturating_sub(1),
+                field,
+                at,
+                problem,
+            });
+        }
+    }
+
+    /// The field where a too-deep nesting starts: a few levels of the path, not a hundred.
+    fn shallow_field(&self) -> FieldPath {
+        FieldPath::from(self.path.iter().take(4).cloned().collect::<Vec<_>>())
+    }
+
+    fn field(&self, last: Option<Segment>) -> FieldPath {
+        let mut segments = self.path.clone();
+        segments.extend(last);
+        FieldPath::from(segments)
+    }
+
+    /// Refuses a tag outside the core schema on the node at `field`.
+    fn check_tag(&mut self, tag: Option<&Tag>, field: FieldPath, at: (usize, usize)) {
+        let Some(tag) = tag else { return };
+        if tag.is_yaml_core_schema()
+            && matches!(
+                tag.suffix.as_str(),
+                "str" | "int" | "float" | "bool" | "null" | "map" | "seq"
+            )
+        {
+            return;
+        }
+        let written = if tag.is_yaml_core_schema() {
+            format!("!!{}", tag.suffix)
+        } else {
+            format!("{}{}", tag.handle, tag.suffix)
+        };
+        self.refuse(field, at, Problem::Tag(written));
+    }
+}
+
+/// How indexing a part of the text ended.
+enum Stop {
+    End,
+    /// saphyr gave up at this char index; indexing may resume at the next document.
+    Syntax(usize),
+    /// A limit was reached; nothing after it is read.
+    Limit,
 }
 
 impl Positions {
     /// Indexes every document of a YAML stream.
     pub fn index_stream(text: &str) -> Vec<Positions> {
+        Positions::index_checked(text).documents
+    }
+
+    /// Indexes every document of a YAML stream and says what in it kiln refuses.
+    pub fn index_checked(text: &str) -> Index {
         let mut documents = Vec::new();
+        let mut walk = Walk {
+            path: Vec::new(),
+            refusals: Vec::new(),
+            documents: 0,
+        };
         let mut offset = Offset::default();
         let mut rest = text;
         loop {
-            let stopped_at = index_part(rest, &offset, &mut documents);
-            let Some(error_index) = stopped_at else { break };
+            let error_index = match index_part(rest, &offset, &mut documents, &mut walk) {
+                Stop::End | Stop::Limit => break,
+                Stop::Syntax(index) => index,
+            };
             // Resume at the next document marker after the point saphyr gave up.
             let byte = char_to_byte(rest, error_index);
             let Some(next) = next_document_start(rest, byte) else {
@@ -66,7 +224,10 @@ impl Positions {
             offset.chars += rest[..next].chars().count();
             rest = &rest[next..];
         }
-        documents
+        Index {
+            documents,
+            refusals: walk.refusals,
+        }
     }
 
     /// The position of `field`, or of its nearest ancestor that has one.
@@ -136,8 +297,13 @@ impl Offset {
     }
 }
 
-/// Indexes `text` into `documents`; returns the char index where saphyr gave up, if it did.
-fn index_part(text: &str, offset: &Offset, documents: &mut Vec<Positions>) -> Option<usize> {
+/// Indexes `text` into `documents`, recording refusals in `walk`.
+fn index_part(
+    text: &str,
+    offset: &Offset,
+    documents: &mut Vec<Positions>,
+    walk: &mut Walk,
+) -> Stop {
     let mut current: Option<Positions> = None;
     let mut stack: Vec<Frame> = Vec::new();
     let mut parser = Parser::new_from_str(text);
@@ -146,20 +312,37 @@ fn index_part(text: &str, offset: &Offset, documents: &mut Vec<Positions>) -> Op
             Some(Ok(next)) => next,
             Some(Err(error)) => {
                 documents.extend(current.take());
-                return Some(error.marker().index());
+                // saphyr counts flow levels in a byte: past 255 it stops, as kiln would.
+                if error.info() == "recursion limit exceeded" {
+                    let field = walk.shallow_field();
+                    let marker = error.marker();
+                    walk.refuse(
+                        field,
+                        (marker.line() + offset.lines, marker.col() + 1),
+                        Problem::TooDeep,
+                    );
+                    return Stop::Limit;
+                }
+                return Stop::Syntax(error.marker().index());
             }
             None => break,
         };
         let here = offset.position(&span);
         match event {
             Event::DocumentStart(_) => {
+                walk.documents += 1;
+                if walk.documents > MAX_DOCUMENTS {
+                    walk.refuse(FieldPath::root(), here, Problem::TooManyDocuments);
+                    return Stop::Limit;
+                }
                 let mut document = Positions::default();
                 document.add(here);
                 current = Some(document);
                 stack.clear();
+                walk.path.clear();
             }
             Event::DocumentEnd => documents.extend(current.take()),
-            Event::Scalar(value, ..) => {
+            Event::Scalar(value, style, _, tag) => {
                 let Some(document) = current.as_mut() else {
                     continue;
                 };
@@ -167,9 +350,25 @@ fn index_part(text: &str, offset: &Offset, documents: &mut Vec<Positions>) -> Op
                     node: Some(parent),
                     pending: pending @ None,
                     in_complex_key: 0,
+                    keys,
+                    ..
                 }) = stack.last_mut()
                 {
                     let key = document.add(here);
+                    let field = |walk: &Walk| walk.field(Some(Segment::Key(value.to_string())));
+                    if let Some(first) = keys.earlier(document, *parent, &value) {
+                        let first = document.nodes[first].at;
+                        let field = field(walk);
+                        walk.refuse(field, here, Problem::DuplicateKey { first });
+                    } else if value == "<<" && style == ScalarStyle::Plain {
+                        let field = field(walk);
+                        walk.refuse(field, here, Problem::MergeKey);
+                    }
+                    if tag.is_some() {
+                        let field = field(walk);
+                        walk.check_tag(tag.as_deref(), field, here);
+                    }
+                    keys.add(&value, key);
                     if let Children::Mapping(entries) = &mut document.nodes[*parent].children {
                         entries.push((value.into_owned(), key));
                     }
@@ -179,6 +378,10 @@ fn index_part(text: &str, offset: &Offset, documents: &mut Vec<Positions>) -> Op
                         span.start.index() + offset.chars,
                         span.end.index() + offset.chars,
                     );
+                    if tag.is_some() {
+                        let field = walk.field(next_segment(&stack, document));
+                        walk.check_tag(tag.as_deref(), field, here);
+                    }
                     if let Some(node) = value_node(&mut stack, document, here) {
                         document.nodes[node].scalar = Some(range);
                     }
@@ -189,8 +392,17 @@ fn index_part(text: &str, offset: &Offset, documents: &mut Vec<Positions>) -> Op
                     value_node(&mut stack, document, here);
                 }
             }
-            Event::MappingStart(..) | Event::SequenceStart(..) => {
+            Event::MappingStart(_, ref tag) | Event::SequenceStart(_, ref tag) => {
+                if stack.len() >= MAX_DEPTH {
+                    let field = walk.shallow_field();
+                    walk.refuse(field, here, Problem::TooDeep);
+                    documents.extend(current.take());
+                    return Stop::Limit;
+                }
                 let is_mapping = matches!(event, Event::MappingStart(..));
+                let segment = current
+                    .as_ref()
+                    .and_then(|document| next_segment(&stack, document));
                 let node = match current.as_mut() {
                     Some(document) if stack.is_empty() => {
                         Some(0).filter(|_| !document.nodes.is_empty())
@@ -205,18 +417,30 @@ fn index_part(text: &str, offset: &Offset, documents: &mut Vec<Positions>) -> Op
                         Children::Sequence(Vec::new())
                     };
                 }
+                let pushed = node.is_some() && segment.is_some();
+                if let (true, Some(segment)) = (pushed, segment) {
+                    walk.path.push(segment);
+                }
+                if tag.is_some() && (node.is_some() || stack.is_empty()) {
+                    let field = walk.field(None);
+                    walk.check_tag(tag.as_deref(), field, here);
+                }
                 stack.push(if is_mapping {
                     Frame::Mapping {
                         node,
                         pending: None,
                         in_complex_key: 0,
+                        pushed,
+                        keys: KeySet::default(),
                     }
                 } else {
-                    Frame::Sequence { node }
+                    Frame::Sequence { node, pushed }
                 });
             }
             Event::MappingEnd | Event::SequenceEnd => {
-                stack.pop();
+                if stack.pop().is_some_and(|frame| frame.pushed()) {
+                    walk.path.pop();
+                }
                 close_complex_key(&mut stack);
             }
             Event::StreamEnd => break,
@@ -224,7 +448,32 @@ fn index_part(text: &str, offset: &Offset, documents: &mut Vec<Positions>) -> Op
         }
     }
     documents.extend(current.take());
-    None
+    Stop::End
+}
+
+/// The path segment of the value that comes next in the top frame: the pending key's name
+/// or the next sequence index; `None` where it is not a field (inside a complex key).
+fn next_segment(stack: &[Frame], document: &Positions) -> Option<Segment> {
+    match stack.last()? {
+        Frame::Mapping {
+            node: Some(node),
+            pending: Some(_),
+            in_complex_key: 0,
+            ..
+        } => match &document.nodes[*node].children {
+            Children::Mapping(entries) => {
+                entries.last().map(|(name, _)| Segment::Key(name.clone()))
+            }
+            _ => None,
+        },
+        Frame::Sequence {
+            node: Some(node), ..
+        } => match &document.nodes[*node].children {
+            Children::Sequence(items) => Some(Segment::Index(items.len())),
+            _ => None,
+        },
+        _ => None,
+    }
 }
 
 /// A scalar or alias value has been read inside the top frame; returns its node, if indexed.
@@ -244,7 +493,7 @@ fn value_node(
             }
             pending.take()
         }
-        Frame::Sequence { node } => Some(document.add_item((*node)?, here)),
+        Frame::Sequence { node, .. } => Some(document.add_item((*node)?, here)),
     }
 }
 
@@ -259,6 +508,7 @@ fn open_child(
             node,
             pending,
             in_complex_key,
+            ..
         } => {
             if *in_complex_key > 0 || node.is_none() {
                 *in_complex_key += 1;
@@ -273,7 +523,7 @@ fn open_child(
                 }
             }
         }
-        Frame::Sequence { node } => Some(document.add_item((*node)?, here)),
+        Frame::Sequence { node, .. } => Some(document.add_item((*node)?, here)),
     }
 }
 
@@ -381,5 +631,102 @@ mod tests {
         let text = format!("{}x\n", "- ".repeat(8000));
         let documents = Positions::index_stream(&text);
         assert!(documents.iter().map(|d| d.nodes.len()).sum::<usize>() <= 8002);
+    }
+
+    fn refusals(text: &str) -> Vec<(String, (usize, usize), Problem)> {
+        Positions::index_checked(text)
+            .refusals
+            .into_iter()
+            .map(|r| (r.field.to_string(), r.at, r.problem))
+            .collect()
+    }
+
+    #[test]
+    fn repeated_keys_are_refused_with_both_positions_at_any_depth() {
+        let text = "spec:\n  msName: a\n  items:\n    - {x: 1, x: 2}\n  msName: b\n";
+        assert_eq!(
+            refusals(text),
+            vec![
+                (
+                    "spec.items[0].x".into(),
+                    (4, 14),
+                    Problem::DuplicateKey { first: (4, 8) }
+                ),
+                (
+                    "spec.msName".into(),
+                    (5, 3),
+                    Problem::DuplicateKey { first: (2, 3) }
+                ),
+            ]
+        );
+        // The same key in two documents, or in sibling mappings, is no repetition.
+        assert!(refusals("a: 1\n---\na: 2\n").is_empty());
+        assert!(refusals("- {a: 1}\n- {a: 2}\n").is_empty());
+    }
+
+    #[test]
+    fn wide_mappings_find_repeats_through_the_hash_map() {
+        let mut text: String = (0..100).map(|i| format!("k{i}: {i}\n")).collect();
+        text.push_str("k7: again\n");
+        assert_eq!(
+            refusals(&text),
+            vec![(
+                "k7".into(),
+                (101, 1),
+                Problem::DuplicateKey { first: (8, 1) }
+            )]
+        );
+    }
+
+    #[test]
+    fn tags_outside_the_core_schema_and_merge_keys_are_refused() {
+        let text = "spec: !!python/object:os.system {a: 1}\nb: !Ref x\nc: !!str 12\nd: [!!int 1, !custom 2]\ne:\n  <<: {f: 1}\ng:\n  '<<': quoted\n";
+        assert_eq!(
+            refusals(text),
+            vec![
+                (
+                    "spec".into(),
+                    (1, 7),
+                    Problem::Tag("!!python/object:os.system".into())
+                ),
+                ("b".into(), (2, 4), Problem::Tag("!Ref".into())),
+                ("d[1]".into(), (4, 14), Problem::Tag("!custom".into())),
+                ("e.<<".into(), (6, 3), Problem::MergeKey),
+            ]
+        );
+    }
+
+    #[test]
+    fn nesting_beyond_the_limit_stops_the_walk() {
+        let within = format!(
+            "a: {}{}\n",
+            "[".repeat(MAX_DEPTH - 1),
+            "]".repeat(MAX_DEPTH - 1)
+        );
+        assert!(refusals(&within).is_empty());
+        let beyond = format!("a: {}{}\n", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
+        assert_eq!(refusals(&beyond).len(), 1);
+        assert_eq!(refusals(&beyond)[0].2, Problem::TooDeep);
+        // Past saphyr's own flow limit (255) the scanner stops before any event.
+        let open = format!("a: {}\n", "[".repeat(100_000));
+        assert_eq!(
+            refusals(&open),
+            vec![("a".into(), (1, 259), Problem::TooDeep)]
+        );
+        let block = format!("{}x\n", "- ".repeat(10_000));
+        assert_eq!(refusals(&block)[0].2, Problem::TooDeep);
+    }
+
+    #[test]
+    fn too_many_documents_are_refused() {
+        let text = "---\na: 1\n".repeat(MAX_DOCUMENTS + 1);
+        assert_eq!(
+            refusals(&text),
+            vec![(
+                "".into(),
+                (2 * MAX_DOCUMENTS + 1, 1),
+                Problem::TooManyDocuments
+            )]
+        );
     }
 }
