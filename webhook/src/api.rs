@@ -11,11 +11,11 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use kube_core::DynamicObject;
-use kube_core::admission::{AdmissionRequest, AdmissionReview};
+use kube_core::admission::{AdmissionRequest, AdmissionReview, Operation};
 
 use crate::AppState;
 use crate::admit::{Endpoint, admit};
-use crate::metrics::{EndpointLabels, ReasonLabels, RequestLabels, RuleLabels};
+use crate::metrics::{EndpointLabels, OTHER, ReasonLabels, RequestLabels};
 
 pub async fn validate(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
     review(&state, &body, Endpoint::Validate)
@@ -110,19 +110,14 @@ fn review(state: &AppState, body: &[u8], endpoint: Endpoint) -> Response {
     let verdict = admit(&state.kiln, &request, endpoint);
     let labels = RequestLabels {
         endpoint: endpoint.as_str(),
-        kind: request.kind.kind.clone(),
-        operation: format!("{:?}", request.operation).to_uppercase(),
+        kind: kind_label(&state.kiln, &request.kind.kind),
+        operation: operation_label(&request.operation),
         verdict: verdict.outcome.as_str(),
     };
     state.metrics.requests.get_or_create(&labels).inc();
     for rule in &verdict.denied_by {
-        state
-            .metrics
-            .denials
-            .get_or_create(&RuleLabels {
-                rule: rule.to_string(),
-            })
-            .inc();
+        let labels = state.metrics.rule_label(rule);
+        state.metrics.denials.get_or_create(&labels).inc();
     }
     // Fields that come from the request are Debug-formatted (quoted and escaped), so a
     // newline in a uid or a kind cannot start a forged log line.
@@ -132,7 +127,7 @@ fn review(state: &AppState, body: &[u8], endpoint: Endpoint) -> Response {
         kind = ?request.kind.kind,
         namespace = ?request.namespace.as_deref().unwrap_or(""),
         name = ?request.name,
-        operation = %labels.operation,
+        operation = labels.operation,
         dry_run = request.dry_run,
         verdict = verdict.outcome.as_str(),
         "admission"
@@ -152,6 +147,23 @@ fn review(state: &AppState, body: &[u8], endpoint: Endpoint) -> Response {
         })
         .observe(started.elapsed().as_secs_f64());
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// The request's kind when kiln knows it (a chart's kind or a built-in kind kiln renders),
+/// else `other`: the kind comes from the client, the label set must not.
+fn kind_label(kiln: &kiln::Kiln, kind: &str) -> String {
+    let known = kiln.charts().any(|chart| chart.renders.kind == kind)
+        || kiln::output::order::is_ordered_kind(kind);
+    if known { kind } else { OTHER }.to_owned()
+}
+
+fn operation_label(operation: &Operation) -> &'static str {
+    match operation {
+        Operation::Create => "CREATE",
+        Operation::Update => "UPDATE",
+        Operation::Delete => "DELETE",
+        Operation::Connect => "CONNECT",
+    }
 }
 
 /// At most 64 characters of a client-supplied string, for messages.

@@ -1,6 +1,8 @@
 //! Metrics: one registry with typed label sets, rendered in the Prometheus text format.
 //! Outcomes are recorded by the request path in `api.rs` from the `Verdict`; nothing else
-//! formats metric names.
+//! formats metric names. Every label value comes from a fixed set (the kinds kiln knows, the
+//! operations, verdicts, reasons and rule ids); a value a request could choose is counted
+//! under `other`, so no client can grow the number of series.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::encoding::text::encode;
@@ -13,10 +15,18 @@ use prometheus_client::registry::Registry;
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
     pub endpoint: &'static str,
+    /// A kind kiln knows, or `other`.
     pub kind: String,
-    pub operation: String,
+    pub operation: &'static str,
     pub verdict: &'static str,
 }
+
+/// The label value for anything outside a fixed set.
+pub const OTHER: &str = "other";
+
+/// At most this many distinct rule ids are labelled; rule ids come from kiln and the charts,
+/// so this is a guard against a bug, not a limit anyone should meet.
+const MAX_RULE_LABELS: usize = 256;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct EndpointLabels {
@@ -43,6 +53,7 @@ pub struct Metrics {
     pub certificate_expiry: Gauge,
     pub reloads: Counter,
     pub reload_failures: Counter,
+    rules_seen: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 impl Default for Metrics {
@@ -102,11 +113,35 @@ impl Default for Metrics {
             latency,
             denials,
             rejected,
+            rules_seen: Default::default(),
         }
     }
 }
 
 impl Metrics {
+    /// The `rule` label of a denial: the rule id, or `other` once `MAX_RULE_LABELS` ids
+    /// have been seen.
+    pub fn rule_label(&self, rule: &str) -> RuleLabels {
+        let mut seen = self
+            .rules_seen
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let known = seen.contains(rule) || {
+            let room = seen.len() < MAX_RULE_LABELS;
+            if room {
+                seen.insert(rule.to_owned());
+            }
+            room
+        };
+        RuleLabels {
+            rule: if known {
+                rule.to_owned()
+            } else {
+                OTHER.to_owned()
+            },
+        }
+    }
+
     /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> String {
         let mut out = String::new();

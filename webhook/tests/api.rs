@@ -312,6 +312,52 @@ async fn probes_and_metrics() {
 }
 
 #[tokio::test]
+async fn made_up_kinds_namespaces_and_operations_add_no_metric_series() {
+    let app = app();
+    let series = |text: &str| {
+        text.lines()
+            .filter(|line| !line.starts_with('#') && !line.is_empty())
+            .count()
+    };
+    let metrics = |app: &axum::Router| {
+        let app = app.clone();
+        async move { String::from_utf8(send(&app, "GET", "/metrics", Vec::new()).await.1).unwrap() }
+    };
+    let operations = ["CREATE", "UPDATE", "DELETE", "CONNECT"];
+    let spec = spec_fixture("seed/ms-sample-v1s0.yaml");
+    // One round of each operation first, so every series that can exist does.
+    for round in 0..2 {
+        for (i, operation) in operations.iter().enumerate() {
+            let mut object = spec.clone();
+            object["kind"] = json!(format!("MadeUpKind{round}x{i}"));
+            let mut body = review(operation, Some(&object), None, false);
+            body["request"]["namespace"] = json!(format!("ns-{round}-{i}"));
+            post_review(&app, "/validate", &body).await;
+        }
+    }
+    let before = metrics(&app).await;
+    for i in 0..1000 {
+        let mut object = spec.clone();
+        object["kind"] = json!(format!("Kind{i}"));
+        let mut body = review(operations[i % 4], Some(&object), None, false);
+        body["request"]["namespace"] = json!(format!("namespace-{i}"));
+        body["request"]["kind"]["kind"] = json!(format!("Kind{i}"));
+        post_review(&app, "/validate", &body).await;
+    }
+    let after = metrics(&app).await;
+    assert_eq!(
+        series(&before),
+        series(&after),
+        "before:\n{before}\nafter:\n{after}"
+    );
+    assert!(
+        after.contains("kiln_webhook_admission_requests_total{endpoint=\"validate\",kind=\"other\",operation=\"CREATE\",verdict=\"ignored\"} 252"),
+        "{after}"
+    );
+    assert!(!after.contains("Kind1"), "{after}");
+}
+
+#[tokio::test]
 async fn hand_edited_rendered_objects_are_denied_with_the_source_of_truth() {
     let app = app();
     let old = util::rendered("Deployment");

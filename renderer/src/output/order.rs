@@ -47,6 +47,11 @@ const INSTALL_ORDER: &[&str] = &[
     "ValidatingWebhookConfiguration",
 ];
 
+/// True for the built-in kinds kiln places in its install order.
+pub fn is_ordered_kind(kind: &str) -> bool {
+    INSTALL_ORDER.contains(&kind)
+}
+
 fn kind_rank(kind: &str) -> usize {
     INSTALL_ORDER
         .iter()

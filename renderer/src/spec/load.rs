@@ -17,6 +17,9 @@ use crate::finding::{FieldPath, Finding, Location};
 /// The largest input file kiln reads; specs are a few hundred bytes, so this only stops
 /// accidents such as pointing kiln at a log file.
 pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+/// The most kiln reads in one run, all files together: 10,000 specs are about 10 MB, so this
+/// stops a run pointed at the wrong folder long before memory runs out.
+pub const MAX_TOTAL_BYTES: u64 = 256 * 1024 * 1024;
 
 /// A problem with a path rather than with what it holds.
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +36,10 @@ pub enum LoadError {
     NotUtf8 { path: String },
     #[error("{path}: is larger than {MAX_FILE_BYTES} bytes")]
     TooLarge { path: String },
+    #[error(
+        "{path}: the input so far is larger than {MAX_TOTAL_BYTES} bytes in all (a fixed limit); render fewer folders per run"
+    )]
+    TotalTooLarge { path: String },
     #[error("{path}: holds no *.yaml or *.yml file")]
     EmptyDirectory { path: String },
 }
@@ -106,11 +113,26 @@ impl Document {
 /// Expands paths into input files: files as given, folders recursively (`*.yaml`, `*.yml`,
 /// sorted, hidden entries skipped), `-` as standard input. A file reached twice is read once.
 pub fn read_inputs(paths: &[String]) -> Result<Vec<InputFile>, LoadError> {
-    let mut files = Vec::new();
+    read_inputs_within(paths, MAX_TOTAL_BYTES)
+}
+
+fn read_inputs_within(paths: &[String], max_total: u64) -> Result<Vec<InputFile>, LoadError> {
+    let mut files: Vec<InputFile> = Vec::new();
     let mut seen = BTreeSet::new();
+    let mut total: u64 = 0;
+    let mut add = |files: &mut Vec<InputFile>, file: InputFile| {
+        total += file.text.len() as u64;
+        if total > max_total {
+            return Err(LoadError::TotalTooLarge {
+                path: file.name.to_string(),
+            });
+        }
+        files.push(file);
+        Ok(())
+    };
     for path in paths {
         if path == "-" {
-            files.push(read_capped("<stdin>", std::io::stdin().lock())?);
+            add(&mut files, read_capped("<stdin>", std::io::stdin().lock())?)?;
             continue;
         }
         let as_path = Path::new(path);
@@ -137,7 +159,7 @@ pub fn read_inputs(paths: &[String]) -> Result<Vec<InputFile>, LoadError> {
         for file in found {
             let identity = fs::canonicalize(&file).unwrap_or_else(|_| file.clone());
             if seen.insert(identity) {
-                files.push(read_file(&file)?);
+                add(&mut files, read_file(&file)?)?;
             }
         }
     }
@@ -414,6 +436,22 @@ mod tests {
         assert!(findings.is_empty());
         assert_eq!(documents.len(), 2);
         assert_eq!(documents[1].value["b"], 2);
+    }
+
+    #[test]
+    fn the_total_input_is_capped() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["a.yaml", "b.yaml"] {
+            std::fs::write(dir.path().join(name), "a: 1\n").unwrap();
+        }
+        let folder = dir.path().display().to_string();
+        assert_eq!(read_inputs_within(std::slice::from_ref(&folder), 10).unwrap().len(), 2);
+        let error = read_inputs_within(&[folder], 9).unwrap_err();
+        assert!(matches!(&error, LoadError::TotalTooLarge { path } if path.ends_with("b.yaml")));
+        assert!(
+            error.to_string().contains("render fewer folders per run"),
+            "{error}"
+        );
     }
 
     #[test]
