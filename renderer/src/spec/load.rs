@@ -445,7 +445,12 @@ mod tests {
             std::fs::write(dir.path().join(name), "a: 1\n").unwrap();
         }
         let folder = dir.path().display().to_string();
-        assert_eq!(read_inputs_within(std::slice::from_ref(&folder), 10).unwrap().len(), 2);
+        assert_eq!(
+            read_inputs_within(std::slice::from_ref(&folder), 10)
+                .unwrap()
+                .len(),
+            2
+        );
         let error = read_inputs_within(&[folder], 9).unwrap_err();
         assert!(matches!(&error, LoadError::TotalTooLarge { path } if path.ends_with("b.yaml")));
         assert!(
