@@ -51,8 +51,8 @@ pub struct InputFile {
     pub text: Arc<str>,
 }
 
-/// A file's text shared by its documents. Field positions are indexed the first time a
-/// finding needs one, once per file: most documents never need them.
+/// A file's text shared by its documents, with the field positions of every document
+/// (indexed once per file, when it is parsed).
 #[derive(Debug)]
 struct SourceText {
     text: Arc<str>,
@@ -100,7 +100,7 @@ impl Document {
     }
 
     /// The file's text and this document's positions (`None` inside when saphyr gave up
-    /// before it), indexed on first use; `None` for documents with no file behind them.
+    /// before it); `None` for documents with no file behind them.
     fn positions(&self) -> Option<(&str, Option<&Positions>)> {
         let (source, index) = self.source.as_ref()?;
         let positions = source
