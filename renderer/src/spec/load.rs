@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use serde::Deserialize;
 
@@ -56,7 +56,7 @@ pub struct InputFile {
 #[derive(Debug)]
 struct SourceText {
     text: Arc<str>,
-    positions: OnceLock<Vec<Positions>>,
+    positions: Vec<Positions>,
 }
 
 /// One YAML document of an input file, as a JSON value, and where it came from.
@@ -103,10 +103,7 @@ impl Document {
     /// before it); `None` for documents with no file behind them.
     fn positions(&self) -> Option<(&str, Option<&Positions>)> {
         let (source, index) = self.source.as_ref()?;
-        let positions = source
-            .positions
-            .get_or_init(|| Positions::index_stream(&source.text));
-        Some((&source.text, positions.get(*index)))
+        Some((&source.text, source.positions.get(*index)))
     }
 }
 
@@ -261,7 +258,7 @@ pub fn parse_documents(file: &InputFile) -> (Vec<Document>, Vec<Finding>) {
     );
     let source = Arc::new(SourceText {
         text: file.text.clone(),
-        positions: OnceLock::from(index.documents),
+        positions: index.documents,
     });
     // `take`, not `take_while`: the refused document must not even be parsed.
     let documents_read = serde_yaml_ng::Deserializer::from_str(&file.text)

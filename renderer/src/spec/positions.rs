@@ -11,7 +11,7 @@
 //! [`MAX_DOCUMENTS`] documents. saphyr is linear in its input, so a hostile file is refused in
 //! time proportional to its length, before serde_yaml_ng (whose scanner is not) reads it.
 
-use saphyr_parser::{Event, Parser, ScalarStyle, Span, Tag};
+use saphyr_parser::{Event, Marker, Parser, ScalarStyle, Tag};
 
 use crate::finding::{FieldPath, Segment};
 
@@ -195,11 +195,6 @@ enum Stop {
 }
 
 impl Positions {
-    /// Indexes every document of a YAML stream.
-    pub fn index_stream(text: &str) -> Vec<Positions> {
-        Positions::index_checked(text).documents
-    }
-
     /// Indexes every document of a YAML stream and says what in it kiln refuses.
     pub fn index_checked(text: &str) -> Index {
         let mut documents = Vec::new();
@@ -292,8 +287,8 @@ struct Offset {
 }
 
 impl Offset {
-    fn position(&self, span: &Span) -> (usize, usize) {
-        (span.start.line() + self.lines, span.start.col() + 1)
+    fn position(&self, at: &Marker) -> (usize, usize) {
+        (at.line() + self.lines, at.col() + 1)
     }
 }
 
@@ -315,19 +310,14 @@ fn index_part(
                 // saphyr counts flow levels in a byte: past 255 it stops, as kiln would.
                 if error.info() == "recursion limit exceeded" {
                     let field = walk.shallow_field();
-                    let marker = error.marker();
-                    walk.refuse(
-                        field,
-                        (marker.line() + offset.lines, marker.col() + 1),
-                        Problem::TooDeep,
-                    );
+                    walk.refuse(field, offset.position(error.marker()), Problem::TooDeep);
                     return Stop::Limit;
                 }
                 return Stop::Syntax(error.marker().index());
             }
             None => break,
         };
-        let here = offset.position(&span);
+        let here = offset.position(&span.start);
         match event {
             Event::DocumentStart(_) => {
                 walk.documents += 1;
@@ -566,10 +556,14 @@ fn next_document_start(text: &str, from: usize) -> Option<usize> {
 mod tests {
     use super::*;
 
+    fn index_stream(text: &str) -> Vec<Positions> {
+        Positions::index_checked(text).documents
+    }
+
     #[test]
     fn finds_keys_in_nested_mappings_and_sequences() {
         let text = "apiVersion: v1\nspec:\n  replicas: 3\n  items:\n    - name: a\n    - name: b\n---\nother: 1\n";
-        let documents = Positions::index_stream(text);
+        let documents = index_stream(text);
         assert_eq!(documents.len(), 2);
         let first = &documents[0];
         assert_eq!(
@@ -583,7 +577,7 @@ mod tests {
 
     #[test]
     fn missing_fields_fall_back_to_their_parent() {
-        let documents = Positions::index_stream("spec:\n  image: x\n");
+        let documents = index_stream("spec:\n  image: x\n");
         let missing = FieldPath::of(&["spec", "name"]);
         assert_eq!(documents[0].find(&missing), Some((1, 1)));
     }
@@ -591,7 +585,7 @@ mod tests {
     #[test]
     fn flow_style_and_aliases_keep_the_stack_balanced() {
         let text = "a: &x {b: [1, 2], c: {d: 1}}\ne: *x\nf: {[1, 2]: g}\nh: 1\n";
-        let documents = Positions::index_stream(text);
+        let documents = index_stream(text);
         assert_eq!(
             documents[0].find(&FieldPath::of(&["a", "c", "d"])),
             Some((1, 23))
@@ -602,7 +596,7 @@ mod tests {
     #[test]
     fn scalars_can_be_quoted_as_written() {
         let text = "spec:\n  version: 1.10\n";
-        let documents = Positions::index_stream(text);
+        let documents = index_stream(text);
         let (start, end) = documents[0]
             .scalar_range(&FieldPath::of(&["spec", "version"]))
             .unwrap();
@@ -614,7 +608,7 @@ mod tests {
     fn indexing_resumes_after_what_saphyr_refuses() {
         // libyaml accepts a tab after a colon; saphyr does not.
         let text = "a: 1\nspec:\n  b:\tx\n  c: 2\n---\nnext:\n  d: 1\n";
-        let documents = Positions::index_stream(text);
+        let documents = index_stream(text);
         assert_eq!(documents.len(), 2);
         assert_eq!(
             documents[0].find(&FieldPath::of(&["spec", "c"])),
@@ -629,7 +623,7 @@ mod tests {
     #[test]
     fn deep_nesting_costs_linear_memory() {
         let text = format!("{}x\n", "- ".repeat(8000));
-        let documents = Positions::index_stream(&text);
+        let documents = index_stream(&text);
         assert!(documents.iter().map(|d| d.nodes.len()).sum::<usize>() <= 8002);
     }
 
