@@ -1,5 +1,5 @@
-// The benchmark's ceiling: the same stack as kiln-webhook (axum, axum-server, rustls with
-// ring, TLS 1.3, HTTP/1.1) answering every POST with a fixed AdmissionReview, no decision made.
+// The benchmark's ceiling: the same stack as kiln-webhook (axum, its connection handling,
+// rustls with ring, TLS 1.3, HTTP/1.1) answering every POST with a fixed AdmissionReview, no decision made.
 // usage: bare --listen ADDR --tls-cert FILE --tls-key FILE
 
 use std::net::SocketAddr;
@@ -31,11 +31,20 @@ async fn main() {
         "/validate",
         post(|_body: Bytes| async { ([("content-type", "application/json")], ANSWER) }),
     );
-    axum_server::bind_rustls(
-        listen,
-        axum_server::tls_rustls::RustlsConfig::from_config(loaded.config),
+    let listener = tokio::net::TcpListener::bind(listen).await.expect("binds");
+    kiln_webhook::server::serve(
+        listener,
+        kiln_webhook::tls::Current::new(loaded.config),
+        app,
+        kiln_webhook::server::ConnectionLimits {
+            handshake_timeout: std::time::Duration::from_secs(5),
+            header_read_timeout: std::time::Duration::from_secs(10),
+            idle_timeout: std::time::Duration::from_secs(120),
+            max_connections: 2048,
+        },
+        Default::default(),
+        std::future::pending(),
+        std::time::Duration::ZERO,
     )
-    .serve(app.into_make_service())
-    .await
-    .expect("serves");
+    .await;
 }

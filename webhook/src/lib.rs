@@ -6,6 +6,7 @@ pub mod admit;
 mod api;
 pub mod certs;
 pub mod metrics;
+pub mod server;
 pub mod tls;
 
 use std::net::SocketAddr;
@@ -42,6 +43,7 @@ pub struct ServeConfig {
     pub request_timeout: Duration,
     /// How long in-flight requests may take to finish after SIGTERM.
     pub shutdown_grace: Duration,
+    pub connections: server::ConnectionLimits,
 }
 
 /// The application: admission endpoints, probes and metrics.
@@ -89,7 +91,7 @@ pub async fn serve(kiln: Kiln, config: ServeConfig) -> Result<(), Box<dyn std::e
     };
     let metrics = Arc::new(metrics::Metrics::default());
     tls::record(&metrics, &loaded);
-    let served = axum_server::tls_rustls::RustlsConfig::from_config(loaded.config.clone());
+    let served = tls::Current::new(loaded.config.clone());
     tokio::spawn(tls::keep_current(
         files,
         served.clone(),
@@ -99,15 +101,13 @@ pub async fn serve(kiln: Kiln, config: ServeConfig) -> Result<(), Box<dyn std::e
     ));
     let state = Arc::new(AppState {
         kiln,
-        metrics,
+        metrics: metrics.clone(),
         ready: AtomicBool::new(true),
         request_timeout: config.request_timeout,
     });
     let app = router(state.clone(), config.max_body_bytes);
-    let handle = axum_server::Handle::new();
-    let shutdown = handle.clone();
     let grace = config.shutdown_grace;
-    tokio::spawn(async move {
+    let shutdown = async move {
         wait_for_termination().await;
         tracing::info!(
             ?grace,
@@ -116,13 +116,19 @@ pub async fn serve(kiln: Kiln, config: ServeConfig) -> Result<(), Box<dyn std::e
         state
             .ready
             .store(false, std::sync::atomic::Ordering::Relaxed);
-        shutdown.graceful_shutdown(Some(grace));
-    });
-    tracing::info!(listen = %config.listen, "serving");
-    axum_server::bind_rustls(config.listen, served)
-        .handle(handle)
-        .serve(app.into_make_service())
-        .await?;
+    };
+    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    tracing::info!(listen = %config.listen, limits = ?config.connections, "serving");
+    server::serve(
+        listener,
+        served,
+        app,
+        config.connections,
+        metrics,
+        shutdown,
+        grace,
+    )
+    .await;
     tracing::info!("stopped");
     Ok(())
 }

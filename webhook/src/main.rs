@@ -47,6 +47,21 @@ struct Flags {
     /// Time in-flight requests get to finish after SIGTERM, in seconds.
     #[arg(long, default_value_t = 20, value_name = "SECONDS")]
     shutdown_grace_seconds: u64,
+    /// Time a client gets to finish the TLS handshake, in milliseconds.
+    #[arg(long, default_value_t = 5000, value_name = "MS")]
+    handshake_timeout_ms: u64,
+    /// Time a client gets to send a whole request head, in milliseconds: from the end of the
+    /// handshake for the first request, from its first byte for later ones.
+    #[arg(long, default_value_t = 10_000, value_name = "MS")]
+    header_read_timeout_ms: u64,
+    /// Time a kept-alive connection may sit silent between requests, in milliseconds. Longer
+    /// than the 90 s Go clients such as kube-apiserver keep an idle connection, so the client
+    /// always closes first and never sends on a connection the server is closing.
+    #[arg(long, default_value_t = 120_000, value_name = "MS")]
+    idle_timeout_ms: u64,
+    /// Most connections open at once; further ones wait in the accept queue.
+    #[arg(long, default_value_t = 2048, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections: u32,
 }
 
 fn main() -> ExitCode {
@@ -74,7 +89,14 @@ fn main() -> ExitCode {
         max_body_bytes: flags.max_body_bytes,
         request_timeout: Duration::from_millis(flags.request_timeout_ms),
         shutdown_grace: Duration::from_secs(flags.shutdown_grace_seconds),
+        connections: kiln_webhook::server::ConnectionLimits {
+            handshake_timeout: Duration::from_millis(flags.handshake_timeout_ms),
+            header_read_timeout: Duration::from_millis(flags.header_read_timeout_ms),
+            idle_timeout: Duration::from_millis(flags.idle_timeout_ms),
+            max_connections: flags.max_connections as usize,
+        },
     };
+    raise_file_limit(flags.max_connections);
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
     match runtime.block_on(kiln_webhook::serve(kiln, config)) {
         Ok(()) => ExitCode::SUCCESS,
@@ -82,6 +104,30 @@ fn main() -> ExitCode {
             tracing::error!(%error, "cannot serve");
             ExitCode::from(1)
         }
+    }
+}
+
+/// Each connection holds a file descriptor; raise the soft limit to the hard one (as Go
+/// programs do), and say so when even that leaves too few for `--max-connections`.
+fn raise_file_limit(max_connections: u32) {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    let raised = Rlimit {
+        current: limit.maximum,
+        maximum: limit.maximum,
+    };
+    let available = match setrlimit(Resource::Nofile, raised) {
+        Ok(()) => limit.maximum,
+        Err(_) => limit.current,
+    };
+    // Listener, certificate reads, logs and metrics take a few more.
+    let needed = u64::from(max_connections) + 64;
+    if let Some(available) = available.filter(|available| *available < needed) {
+        tracing::warn!(
+            available,
+            needed,
+            "the open-file limit is below --max-connections; connections beyond it wait until others close"
+        );
     }
 }
 

@@ -43,6 +43,12 @@ pub struct ReasonLabels {
     pub reason: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DropLabels {
+    /// One of `handshake_failed`, `handshake_timeout`, `header_timeout`, `idle_timeout`.
+    pub reason: &'static str,
+}
+
 /// Every metric the webhook exports.
 pub struct Metrics {
     registry: Registry,
@@ -53,6 +59,9 @@ pub struct Metrics {
     pub certificate_expiry: Gauge,
     pub reloads: Counter,
     pub reload_failures: Counter,
+    pub connections: Gauge,
+    pub connection_limit: Gauge,
+    pub connections_dropped: Family<DropLabels, Counter>,
     rules_seen: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
@@ -104,8 +113,29 @@ impl Default for Metrics {
             "Changed certificate files that could not be used (the previous pair kept serving)",
             reload_failures.clone(),
         );
+        let connections = Gauge::default();
+        registry.register(
+            "connections",
+            "Client connections open now, TLS handshakes included",
+            connections.clone(),
+        );
+        let connection_limit = Gauge::default();
+        registry.register(
+            "connection_limit",
+            "Most connections open at once (--max-connections); further ones wait to be accepted",
+            connection_limit.clone(),
+        );
+        let connections_dropped = Family::<DropLabels, Counter>::default();
+        registry.register(
+            "connections_dropped",
+            "Connections closed by the server because the client failed or was too slow, by reason",
+            connections_dropped.clone(),
+        );
         Metrics {
             registry,
+            connections,
+            connection_limit,
+            connections_dropped,
             certificate_expiry,
             reloads,
             reload_failures,

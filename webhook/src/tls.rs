@@ -7,10 +7,9 @@
 //! FIFO, a device or a huge file at the path is a counted failure, never a stalled server.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use axum_server::tls_rustls::RustlsConfig;
 use rustls::ServerConfig;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
@@ -159,6 +158,25 @@ impl CertificateFiles {
     }
 }
 
+/// The configuration new connections are served with; `keep_current` swaps it, and each
+/// connection keeps the one it started with.
+#[derive(Clone)]
+pub struct Current(Arc<RwLock<Arc<ServerConfig>>>);
+
+impl Current {
+    pub fn new(config: Arc<ServerConfig>) -> Self {
+        Current(Arc::new(RwLock::new(config)))
+    }
+
+    pub fn current(&self) -> Arc<ServerConfig> {
+        self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn replace(&self, config: Arc<ServerConfig>) {
+        *self.0.write().unwrap_or_else(|p| p.into_inner()) = config;
+    }
+}
+
 /// Records what a loaded pair says about itself.
 pub fn record(metrics: &Metrics, loaded: &Loaded) {
     if let Some(not_after) = loaded.not_after_unix {
@@ -169,7 +187,7 @@ pub fn record(metrics: &Metrics, loaded: &Loaded) {
 /// Polls the files every `interval` and swaps in each new, valid pair; runs forever.
 pub async fn keep_current(
     files: CertificateFiles,
-    served: RustlsConfig,
+    served: Current,
     first: Loaded,
     metrics: Arc<Metrics>,
     interval: Duration,
@@ -200,7 +218,7 @@ pub async fn keep_current(
         }
         match files.build(bytes.clone()) {
             Ok(loaded) => {
-                served.reload_from_config(loaded.config.clone());
+                served.replace(loaded.config.clone());
                 record(&metrics, &loaded);
                 metrics.reloads.inc();
                 tracing::info!(cert = %files.cert.display(), not_after = loaded.not_after_unix, "serving a new certificate");

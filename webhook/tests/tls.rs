@@ -4,7 +4,6 @@
 
 mod util;
 
-use std::io::Read as _;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -21,6 +20,7 @@ struct Webhook {
     child: Child,
     port: u16,
     _dir: tempfile::TempDir,
+    log: std::path::PathBuf,
     ca: Vec<u8>,
 }
 
@@ -86,6 +86,9 @@ fn start_with(
     extra: &[&str],
 ) -> Webhook {
     let port = free_port();
+    // The log goes to a file: a pipe nobody reads fills up after a few hundred reviews and
+    // then blocks the server's writes.
+    let log = dir.path().join("webhook.log");
     let child = Command::new(env!("CARGO_BIN_EXE_kiln-webhook"))
         .args(["--listen", &format!("127.0.0.1:{port}")])
         .arg("--tls-cert")
@@ -94,13 +97,14 @@ fn start_with(
         .arg(key)
         .args(extra)
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .unwrap();
     let webhook = Webhook {
         child,
         port,
         _dir: dir,
+        log,
         ca,
     };
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -152,6 +156,8 @@ async fn request_with(
     body: &[u8],
 ) -> std::io::Result<(u16, String, Vec<u8>)> {
     let tcp = TcpStream::connect(("127.0.0.1", port)).await?;
+    // As Go's net/http (kube-apiserver's client) does.
+    tcp.set_nodelay(true)?;
     let mut tls = connector
         .connect(ServerName::try_from("localhost").unwrap(), tcp)
         .await?;
@@ -489,15 +495,7 @@ fn wait_for_exit(webhook: &mut Webhook) -> String {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(exit.success(), "{exit:?}");
-    let mut logs = String::new();
-    webhook
-        .child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut logs)
-        .unwrap();
-    logs
+    std::fs::read_to_string(&webhook.log).unwrap()
 }
 
 /// SIGTERM, then the log once the webhook has exited.
@@ -576,4 +574,396 @@ async fn newlines_in_a_review_cannot_forge_log_lines() {
         !logs.lines().any(|line| line.starts_with("FORGED")),
         "a client started a log line: {logs}"
     );
+}
+
+/// `VmRSS` or `VmHWM` of a process, in KiB, from `/proc/PID/status`.
+fn memory_kib(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|value| value.trim().trim_end_matches(" kB").parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
+}
+
+/// The test opens thousands of sockets; take the hard open-file limit, as the webhook does.
+fn raise_open_file_limit(needed: u64) {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    setrlimit(
+        Resource::Nofile,
+        Rlimit {
+            current: limit.maximum,
+            maximum: limit.maximum,
+        },
+    )
+    .unwrap();
+    let available = getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX);
+    assert!(
+        available >= needed,
+        "this test needs {needed} open files; the hard limit is {available} (raise it with ulimit -Hn)"
+    );
+}
+
+/// One review on a kept-alive connection: writes the request, reads exactly one response.
+async fn review_on<S>(tls: &mut S, body: &[u8]) -> std::io::Result<u16>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let head = format!(
+        "POST /validate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    tls.write_all(head.as_bytes()).await?;
+    tls.write_all(body).await?;
+    let mut response = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let read = tls.read(&mut chunk).await?;
+        if read == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        response.extend_from_slice(&chunk[..read]);
+        let text = String::from_utf8_lossy(&response);
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let length: usize = head
+                .lines()
+                .find_map(|line| {
+                    line.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().parse().unwrap())
+                })
+                .expect("a Content-Length");
+            if body.len() >= length {
+                return Ok(parse_response(&response).0);
+            }
+        }
+    }
+}
+
+/// Waits until the server closes `stream` (EOF or an error), writing `trickle` one byte at a
+/// time every `every` meanwhile; returns how long it took.
+async fn time_until_closed<S>(stream: &mut S, trickle: &[u8], every: Duration) -> Duration
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let start = Instant::now();
+    let mut chunk = [0u8; 1024];
+    let mut sent = 0;
+    loop {
+        tokio::select! {
+            read = stream.read(&mut chunk) => match read {
+                Ok(0) | Err(_) => return start.elapsed(),
+                Ok(_) => panic!("the server answered a request that was never completed"),
+            },
+            () = tokio::time::sleep(every), if sent < trickle.len() => {
+                if stream.write_all(&trickle[sent..=sent]).await.is_err() {
+                    return start.elapsed();
+                }
+                sent += 1;
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Slow {
+    /// Connects and never starts the TLS handshake.
+    Silent,
+    /// Finishes the handshake, then sends a request head one byte every half second.
+    Trickle,
+    /// Sends one review on a kept-alive connection, then says nothing.
+    Idle,
+}
+
+/// A wave of slow connections against `webhook`: a quarter silent, half trickling, a quarter
+/// idle after one review. Returns once all are open; the join set yields each connection's
+/// kind and how long after it went slow the server closed it.
+async fn open_slow_connections(
+    webhook: &Arc<Webhook>,
+    body: &Arc<Vec<u8>>,
+    count: usize,
+) -> tokio::task::JoinSet<(Slow, Duration)> {
+    // At most 100 handshakes at a time; each connection says when it is open.
+    let connecting = Arc::new(tokio::sync::Semaphore::new(100));
+    let (opened, mut open) = tokio::sync::mpsc::unbounded_channel::<()>();
+    let mut slow = tokio::task::JoinSet::new();
+    for n in 0..count {
+        let kind = [Slow::Silent, Slow::Trickle, Slow::Trickle, Slow::Idle][n % 4];
+        let (webhook, body, connecting, opened) = (
+            webhook.clone(),
+            body.clone(),
+            connecting.clone(),
+            opened.clone(),
+        );
+        slow.spawn(async move {
+            let permit = connecting.acquire().await.unwrap();
+            let mut tcp = TcpStream::connect(("127.0.0.1", webhook.port))
+                .await
+                .unwrap();
+            if kind == Slow::Silent {
+                drop(permit);
+                opened.send(()).unwrap();
+                return (kind, time_until_closed(&mut tcp, b"", Duration::ZERO).await);
+            }
+            tcp.set_nodelay(true).unwrap();
+            let mut tls = connector(Some(&webhook.ca))
+                .connect(ServerName::try_from("localhost").unwrap(), tcp)
+                .await
+                .unwrap();
+            if kind == Slow::Idle {
+                assert_eq!(review_on(&mut tls, &body).await.unwrap(), 200);
+            }
+            drop(permit);
+            opened.send(()).unwrap();
+            let trickle: &[u8] = match kind {
+                Slow::Trickle => {
+                    b"POST /validate HTTP/1.1\r\nHost: localhost\r\nX-Slow: 1234567890"
+                }
+                _ => b"",
+            };
+            let after = time_until_closed(&mut tls, trickle, Duration::from_millis(500)).await;
+            (kind, after)
+        });
+    }
+    drop(opened);
+    for n in 0..count {
+        let one = tokio::time::timeout(Duration::from_secs(60), open.recv()).await;
+        assert!(
+            matches!(one, Ok(Some(()))),
+            "only {n} of {count} slow connections could be opened: {:?}",
+            slow.try_join_next()
+        );
+    }
+    slow
+}
+
+/// A counter or gauge from the webhook's `/metrics`.
+async fn metric(webhook: &Webhook, series: &str) -> u64 {
+    let (_, metrics) = request(webhook, "GET", "/metrics", b"").await.unwrap();
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no {series} in\n{metrics}"))
+}
+
+/// Reviews sent one after another, each on a fresh connection; their latencies, sorted.
+async fn review_latencies(webhook: &Webhook, body: &[u8], count: usize) -> Vec<Duration> {
+    let mut taken = Vec::new();
+    for _ in 0..count {
+        let start = Instant::now();
+        let (status, _) = request(webhook, "POST", "/validate", body).await.unwrap();
+        assert_eq!(status, 200);
+        taken.push(start.elapsed());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    taken.sort();
+    taken
+}
+
+fn percentile(taken: &[Duration], p: usize) -> Duration {
+    taken[(taken.len() - 1) * p / 100]
+}
+
+/// The hardening issue's slowloris: 2,000 connections that never finish (no handshake, a head
+/// trickled a byte at a time, a kept-alive connection left silent) are all closed by the
+/// server once their timeout passes, ordinary reviews are answered meanwhile as fast as
+/// before, and memory stays bounded: a second wave of 2,000 costs nothing more than the first,
+/// so what the first left resident is the allocator keeping freed pages, not a leak.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_connections_are_cut_off_while_reviews_keep_being_answered() {
+    const SLOW: usize = 2_000;
+    const TIMEOUT: Duration = Duration::from_secs(6);
+    const WAVES: usize = 3;
+    // Resident memory a slow connection may cost while open and after: 2,048 connections
+    // (the default --max-connections) at this cost fit the chart's 256 MiB memory limit.
+    const KIB_PER_CONNECTION: u64 = 40;
+    raise_open_file_limit(2 * SLOW as u64 + 256);
+    let dir = tempfile::tempdir().unwrap();
+    let ca = generate_certs(dir.path());
+    let (cert, key) = (dir.path().join("tls.crt"), dir.path().join("tls.key"));
+    let ms = TIMEOUT.as_millis().to_string();
+    let webhook = Arc::new(start_with(
+        dir,
+        ca,
+        &cert,
+        &key,
+        &[
+            "--handshake-timeout-ms",
+            &ms,
+            "--header-read-timeout-ms",
+            &ms,
+            "--idle-timeout-ms",
+            &ms,
+        ],
+    ));
+    let pid = webhook.child.id();
+    let body = Arc::new(review_bytes("seed/ms-sample-v1s0-valid.yaml"));
+    let before = review_latencies(&webhook, &body, 60).await;
+    let baseline_kib = memory_kib(pid, "VmRSS");
+
+    let mut resident_after = Vec::new();
+    for wave in 1..=WAVES {
+        let mut slow = open_slow_connections(&webhook, &body, SLOW).await;
+        let held_kib = memory_kib(pid, "VmRSS");
+        assert!(
+            held_kib <= baseline_kib + SLOW as u64 * KIB_PER_CONNECTION,
+            "{held_kib} KiB resident with {SLOW} slow connections open, {baseline_kib} KiB before"
+        );
+        let during = review_latencies(&webhook, &body, 60).await;
+        // The slow connections were all still open while those reviews were answered.
+        let open_now = metric(&webhook, "kiln_webhook_connections").await;
+        assert!(
+            open_now as usize > SLOW,
+            "only {open_now} connections were open"
+        );
+        assert!(
+            percentile(&during, 50) <= percentile(&before, 50) * 2 + Duration::from_millis(5),
+            "reviews slowed down while slow connections were open: p50 {:?} before, {:?} during",
+            percentile(&before, 50),
+            percentile(&during, 50)
+        );
+        // Each was closed by its own timeout, counted from the moment it went slow.
+        while let Some(closed) = slow.join_next().await {
+            let (kind, after) = closed.unwrap();
+            assert!(
+                after >= TIMEOUT - Duration::from_millis(600)
+                    && after <= TIMEOUT + Duration::from_secs(3),
+                "{kind:?} connection closed {after:?} after it went slow; the timeout is {TIMEOUT:?}"
+            );
+        }
+        // Past the allocator's purge delay (mimalloc: 1 s), with some work to trigger it.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        review_latencies(&webhook, &body, 5).await;
+        let after_kib = memory_kib(pid, "VmRSS");
+        eprintln!(
+            "wave {wave}: reviews p50 {:?} p99 {:?} before, p50 {:?} p99 {:?} with {SLOW} slow connections open; \
+             resident {baseline_kib} KiB before, {held_kib} KiB with them open, {after_kib} KiB after they closed",
+            percentile(&before, 50),
+            percentile(&before, 99),
+            percentile(&during, 50),
+            percentile(&during, 99),
+        );
+        resident_after.push(after_kib);
+    }
+    for (reason, count) in [
+        ("handshake_timeout", WAVES * SLOW / 4),
+        ("header_timeout", WAVES * SLOW / 2),
+        ("idle_timeout", WAVES * SLOW / 4),
+    ] {
+        let series = format!("kiln_webhook_connections_dropped_total{{reason=\"{reason}\"}}");
+        assert_eq!(metric(&webhook, &series).await, count as u64, "{series}");
+    }
+    assert_eq!(
+        metric(&webhook, "kiln_webhook_connections").await,
+        1,
+        "only the metrics request is open"
+    );
+    let bound = baseline_kib + SLOW as u64 * KIB_PER_CONNECTION;
+    for (wave, after) in resident_after.iter().enumerate() {
+        assert!(
+            *after <= bound,
+            "wave {}: {after} KiB resident after the slow connections closed, over {bound} KiB",
+            wave + 1
+        );
+    }
+    // A leak of even 5 KiB per connection would add 20 MiB over the later waves.
+    assert!(
+        resident_after[WAVES - 1] <= resident_after[0] + 20 * 1024,
+        "resident memory grew from wave to wave: {resident_after:?} KiB"
+    );
+}
+
+/// With every slot taken, a new connection waits in the accept queue and is served once a slot
+/// frees; a kept-alive connection that holds a slot keeps being served meanwhile.
+#[tokio::test]
+async fn connections_beyond_the_cap_wait_without_disturbing_those_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = generate_certs(dir.path());
+    let (cert, key) = (dir.path().join("tls.crt"), dir.path().join("tls.key"));
+    let webhook = start_with(
+        dir,
+        ca,
+        &cert,
+        &key,
+        &["--max-connections", "3", "--handshake-timeout-ms", "1500"],
+    );
+    let body = review_bytes("seed/ms-sample-v1s0-valid.yaml");
+    let tcp = TcpStream::connect(("127.0.0.1", webhook.port))
+        .await
+        .unwrap();
+    tcp.set_nodelay(true).unwrap();
+    let mut kept = connector(Some(&webhook.ca))
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+        .unwrap();
+    assert_eq!(review_on(&mut kept, &body).await.unwrap(), 200);
+    // Two silent connections take the other slots until their handshake times out.
+    let mut silent = Vec::new();
+    for _ in 0..2 {
+        silent.push(
+            TcpStream::connect(("127.0.0.1", webhook.port))
+                .await
+                .unwrap(),
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let waiting = tokio::spawn({
+        let (port, ca, body) = (webhook.port, webhook.ca.clone(), body.clone());
+        async move {
+            let start = Instant::now();
+            let (status, _, _) =
+                request_with(port, &connector(Some(&ca)), "POST", "/validate", &body)
+                    .await
+                    .unwrap();
+            (status, start.elapsed())
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let start = Instant::now();
+    assert_eq!(review_on(&mut kept, &body).await.unwrap(), 200);
+    assert!(
+        start.elapsed() < Duration::from_millis(500),
+        "the open connection was slowed down: {:?}",
+        start.elapsed()
+    );
+    assert!(
+        !waiting.is_finished(),
+        "a fourth connection was served while 3 slots were taken"
+    );
+    let (status, waited) = waiting.await.unwrap();
+    assert_eq!(
+        status, 200,
+        "the waiting connection is served once a slot frees"
+    );
+    assert!(
+        waited >= Duration::from_millis(900),
+        "served after {waited:?}, before any slot freed"
+    );
+}
+
+/// kube-apiserver's calls: Go's client sets TCP_NODELAY, sends each request at once and keeps
+/// an idle connection for up to 90 s (IdleConnTimeout), less than the 120 s default idle
+/// timeout, so it always closes first. With the default flags, reviews on one kept-alive
+/// connection seconds apart are all answered.
+#[tokio::test]
+async fn a_kept_alive_connection_like_the_api_servers_is_served_with_default_limits() {
+    let webhook = start();
+    let body = review_bytes("seed/ms-sample-v1s0-valid.yaml");
+    let tcp = TcpStream::connect(("127.0.0.1", webhook.port))
+        .await
+        .unwrap();
+    tcp.set_nodelay(true).unwrap();
+    let mut tls = connector(Some(&webhook.ca))
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+        .unwrap();
+    for pause in [0, 1500, 3000] {
+        tokio::time::sleep(Duration::from_millis(pause)).await;
+        assert_eq!(
+            review_on(&mut tls, &body).await.unwrap(),
+            200,
+            "after {pause} ms idle"
+        );
+    }
 }
