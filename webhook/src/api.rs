@@ -18,11 +18,30 @@ use crate::admit::{Endpoint, admit};
 use crate::metrics::{EndpointLabels, OTHER, ReasonLabels, RequestLabels};
 
 pub async fn validate(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
-    review(&state, &body, Endpoint::Validate)
+    review(&state, &body, Endpoint::Validate).into_response()
 }
 
 pub async fn mutate(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
-    review(&state, &body, Endpoint::Mutate)
+    review(&state, &body, Endpoint::Mutate).into_response()
+}
+
+/// An answer to a request, before it becomes an HTTP response (the fuzz targets read it as is).
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub content_type: &'static str,
+    pub body: Vec<u8>,
+}
+
+impl IntoResponse for Answer {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            [(header::CONTENT_TYPE, self.content_type)],
+            self.body,
+        )
+            .into_response()
+    }
 }
 
 pub async fn healthz() -> &'static str {
@@ -55,7 +74,7 @@ pub fn reject(
     status: StatusCode,
     reason: &'static str,
     detail: String,
-) -> Response {
+) -> Answer {
     state
         .metrics
         .rejected
@@ -63,12 +82,23 @@ pub fn reject(
         .inc();
     // Debug formatting escapes newlines: a client cannot forge a log line.
     tracing::warn!(status = status.as_u16(), reason, detail = ?detail, "request rejected");
-    (status, format!("{detail}\n")).into_response()
+    Answer {
+        status,
+        content_type: "text/plain; charset=utf-8",
+        body: format!("{detail}\n").into_bytes(),
+    }
 }
 
-fn review(state: &AppState, body: &[u8], endpoint: Endpoint) -> Response {
+/// Reads an AdmissionReview body and answers it: the whole request path but HTTP itself.
+pub fn review(state: &AppState, body: &[u8], endpoint: Endpoint) -> Answer {
     let started = Instant::now();
-    let review: AdmissionReview<DynamicObject> = match serde_json::from_slice(body) {
+    // JSON is UTF-8 (RFC 8259). serde_json checks the strings it decodes but not those it
+    // skips, so without this a body with invalid bytes in an unknown field was answered.
+    let Ok(body) = std::str::from_utf8(body) else {
+        let detail = "not an admission.k8s.io/v1 AdmissionReview: the body is not UTF-8".to_owned();
+        return reject(state, StatusCode::BAD_REQUEST, "malformed", detail);
+    };
+    let review: AdmissionReview<DynamicObject> = match serde_json::from_str(body) {
         Ok(review) => review,
         Err(error) => {
             let detail = if body.is_empty() {
@@ -136,7 +166,11 @@ fn review(state: &AppState, body: &[u8], endpoint: Endpoint) -> Response {
         Ok(body) => body,
         // Only a bug in kiln gets here: every field above serialises.
         Err(error) => {
-            return (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()).into_response();
+            return Answer {
+                status: StatusCode::INTERNAL_SERVER_ERROR,
+                content_type: "text/plain; charset=utf-8",
+                body: error.to_string().into_bytes(),
+            };
         }
     };
     state
@@ -146,7 +180,11 @@ fn review(state: &AppState, body: &[u8], endpoint: Endpoint) -> Response {
             endpoint: endpoint.as_str(),
         })
         .observe(started.elapsed().as_secs_f64());
-    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+    Answer {
+        status: StatusCode::OK,
+        content_type: "application/json",
+        body,
+    }
 }
 
 /// The request's kind when kiln knows it (a chart's kind or a built-in kind kiln renders),

@@ -4,6 +4,7 @@
 
 pub mod admit;
 mod api;
+pub use api::{Answer, review};
 pub mod certs;
 pub mod metrics;
 pub mod server;
@@ -19,7 +20,7 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse as _, Response};
 use axum::routing::{get, post};
 use kiln::Kiln;
 
@@ -75,7 +76,8 @@ async fn request_timeout(
             StatusCode::REQUEST_TIMEOUT,
             "timeout",
             format!("request not complete within {:?}", state.request_timeout),
-        ),
+        )
+        .into_response(),
     }
 }
 

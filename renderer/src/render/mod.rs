@@ -4,7 +4,7 @@
 //! never shape the output. It never validates specs; `kind` has done that before.
 
 mod escape;
-mod fast_yaml;
+pub mod fast_yaml;
 pub mod functions;
 mod references;
 
