@@ -120,7 +120,9 @@ pub async fn serve(kiln: Kiln, config: ServeConfig) -> Result<(), Box<dyn std::e
             .store(false, std::sync::atomic::Ordering::Relaxed);
     };
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
-    tracing::info!(listen = %config.listen, limits = ?config.connections, "serving");
+    // The bound address, not the flag: with port 0 the log says which port was taken.
+    let listen = listener.local_addr()?;
+    tracing::info!(%listen, limits = ?config.connections, "serving");
     server::serve(
         listener,
         served,

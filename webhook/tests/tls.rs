@@ -31,14 +31,6 @@ impl Drop for Webhook {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// Runs `kiln-certs` into `dir`; returns the CA certificate's PEM.
 fn generate_certs(dir: &std::path::Path) -> Vec<u8> {
     let certs = Command::new(env!("CARGO_BIN_EXE_kiln-certs"))
@@ -85,12 +77,13 @@ fn start_with(
     key: &std::path::Path,
     extra: &[&str],
 ) -> Webhook {
-    let port = free_port();
     // The log goes to a file: a pipe nobody reads fills up after a few hundred reviews and
     // then blocks the server's writes.
     let log = dir.path().join("webhook.log");
     let child = Command::new(env!("CARGO_BIN_EXE_kiln-webhook"))
-        .args(["--listen", &format!("127.0.0.1:{port}")])
+        // Port 0: the kernel picks a free port and the log names it, so tests running at
+        // the same time (and the thousands of client sockets some open) never race for one.
+        .args(["--listen", "127.0.0.1:0"])
         .arg("--tls-cert")
         .arg(cert)
         .arg("--tls-key")
@@ -100,22 +93,30 @@ fn start_with(
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .unwrap();
-    let webhook = Webhook {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let port = loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if let Some(port) = text
+            .split("serving listen=")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|address| address.rsplit(':').next()?.parse().ok())
+        {
+            break port;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "kiln-webhook did not start listening:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Webhook {
         child,
         port,
         _dir: dir,
         log,
         ca,
-    };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", webhook.port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "kiln-webhook did not start listening"
-        );
-        std::thread::sleep(Duration::from_millis(50));
     }
-    webhook
 }
 
 fn connector(ca_pem: Option<&[u8]>) -> TlsConnector {
