@@ -48,16 +48,16 @@ struct Flags {
     #[arg(long, default_value_t = 20, value_name = "SECONDS")]
     shutdown_grace_seconds: u64,
     /// Time a client gets to finish the TLS handshake, in milliseconds.
-    #[arg(long, default_value_t = 5000, value_name = "MS")]
+    #[arg(long, default_value_t = 5000, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..))]
     handshake_timeout_ms: u64,
     /// Time a client gets to send a whole request head, in milliseconds: from the end of the
     /// handshake for the first request, from its first byte for later ones.
-    #[arg(long, default_value_t = 10_000, value_name = "MS")]
+    #[arg(long, default_value_t = 10_000, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..))]
     header_read_timeout_ms: u64,
     /// Time a kept-alive connection may sit silent between requests, in milliseconds. Longer
     /// than the 90 s Go clients such as kube-apiserver keep an idle connection, so the client
     /// always closes first and never sends on a connection the server is closing.
-    #[arg(long, default_value_t = 120_000, value_name = "MS")]
+    #[arg(long, default_value_t = 120_000, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..))]
     idle_timeout_ms: u64,
     /// Most connections open at once; further ones wait in the accept queue.
     #[arg(long, default_value_t = 2048, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
