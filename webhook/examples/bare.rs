@@ -36,12 +36,7 @@ async fn main() {
         listener,
         kiln_webhook::tls::Current::new(loaded.config),
         app,
-        kiln_webhook::server::ConnectionLimits {
-            handshake_timeout: std::time::Duration::from_secs(5),
-            header_read_timeout: std::time::Duration::from_secs(10),
-            idle_timeout: std::time::Duration::from_secs(120),
-            max_connections: 2048,
-        },
+        kiln_webhook::server::ConnectionLimits::DEFAULT,
         Default::default(),
         std::future::pending(),
         std::time::Duration::ZERO,

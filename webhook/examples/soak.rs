@@ -10,10 +10,11 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
+
+#[path = "../tests/util/client.rs"]
+mod client;
 
 /// What one interval saw.
 #[derive(Default)]
@@ -39,7 +40,7 @@ async fn main() {
         args[at + 1].clone()
     };
     let port: u16 = flag("--port").parse().unwrap();
-    let pid = flag("--pid");
+    let pid: u32 = flag("--pid").parse().unwrap();
     let seconds: u64 = flag("--seconds").parse().unwrap();
     let connections: usize = flag("--connections").parse().unwrap();
     let bodies_dir = PathBuf::from(flag("--bodies"));
@@ -60,18 +61,7 @@ async fn main() {
     }
     bodies.sort_by_key(|body| body.status);
     let bodies = Arc::new(bodies);
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_file_iter(flag("--ca")).unwrap() {
-        roots.add(cert.unwrap()).unwrap();
-    }
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let connector = client::connector(Some(&std::fs::read(flag("--ca")).unwrap()));
 
     let intervals = Arc::new(Mutex::new(Vec::<Interval>::new()));
     let start = Instant::now();
@@ -103,7 +93,7 @@ async fn main() {
                     let body = &bodies[sent % bodies.len()];
                     sent += 1;
                     let asked = Instant::now();
-                    let status = exchange(&mut tls, &body.bytes).await;
+                    let status = client::review_on(&mut tls, &body.bytes).await.ok();
                     let failed = status != Some(body.status);
                     if failed {
                         eprintln!("expected {}, got {status:?}", body.status);
@@ -124,13 +114,13 @@ async fn main() {
     }
     let mut memory = Vec::new();
     while Instant::now() < end {
-        memory.push(resident_kib(&pid));
+        memory.push(client::memory_kib(pid, "VmRSS"));
         tokio::time::sleep(Duration::from_secs(10)).await;
     }
     for worker in workers {
         worker.await.unwrap();
     }
-    memory.push(resident_kib(&pid));
+    memory.push(client::memory_kib(pid, "VmRSS"));
 
     let intervals = intervals.lock().unwrap();
     println!(
@@ -196,49 +186,4 @@ fn record(
     {
         interval.certificates.insert(certificate.clone());
     }
-}
-
-/// One request on a kept-alive connection; the status, or `None` when the connection broke.
-async fn exchange<S>(tls: &mut S, body: &[u8]) -> Option<u16>
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
-{
-    let head = format!(
-        "POST /validate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    );
-    let mut request = head.into_bytes();
-    request.extend_from_slice(body);
-    tls.write_all(&request).await.ok()?;
-    let mut response = Vec::new();
-    let mut chunk = [0u8; 16 * 1024];
-    loop {
-        let read = tls.read(&mut chunk).await.ok()?;
-        if read == 0 {
-            return None;
-        }
-        response.extend_from_slice(&chunk[..read]);
-        let Some(end) = response.windows(4).position(|w| w == b"\r\n\r\n") else {
-            continue;
-        };
-        let head = String::from_utf8_lossy(&response[..end]).to_ascii_lowercase();
-        let length: usize = head
-            .lines()
-            .find_map(|line| line.strip_prefix("content-length:"))?
-            .trim()
-            .parse()
-            .ok()?;
-        if response.len() >= end + 4 + length {
-            return head.split_whitespace().nth(1)?.parse().ok();
-        }
-    }
-}
-
-fn resident_kib(pid: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|value| value.trim().trim_end_matches(" kB").parse().ok())
-        .unwrap_or(0)
 }

@@ -12,6 +12,7 @@ use clap::Parser;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use kiln::Kiln;
+use kiln_webhook::server::ConnectionLimits;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -48,19 +49,19 @@ struct Flags {
     #[arg(long, default_value_t = 20, value_name = "SECONDS")]
     shutdown_grace_seconds: u64,
     /// Time a client gets to finish the TLS handshake, in milliseconds.
-    #[arg(long, default_value_t = 5000, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value_t = ms(ConnectionLimits::DEFAULT.handshake_timeout), value_name = "MS", value_parser = clap::value_parser!(u64).range(1..))]
     handshake_timeout_ms: u64,
     /// Time a client gets to send a whole request head, in milliseconds: from the end of the
     /// handshake for the first request, from its first byte for later ones.
-    #[arg(long, default_value_t = 10_000, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value_t = ms(ConnectionLimits::DEFAULT.header_read_timeout), value_name = "MS", value_parser = clap::value_parser!(u64).range(1..))]
     header_read_timeout_ms: u64,
     /// Time a kept-alive connection may sit silent between requests, in milliseconds. Longer
     /// than the 90 s Go clients such as kube-apiserver keep an idle connection, so the client
     /// always closes first and never sends on a connection the server is closing.
-    #[arg(long, default_value_t = 120_000, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value_t = ms(ConnectionLimits::DEFAULT.idle_timeout), value_name = "MS", value_parser = clap::value_parser!(u64).range(1..))]
     idle_timeout_ms: u64,
     /// Most connections open at once; further ones wait in the accept queue.
-    #[arg(long, default_value_t = 2048, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = ConnectionLimits::DEFAULT.max_connections as u32, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     max_connections: u32,
 }
 
@@ -89,7 +90,7 @@ fn main() -> ExitCode {
         max_body_bytes: flags.max_body_bytes,
         request_timeout: Duration::from_millis(flags.request_timeout_ms),
         shutdown_grace: Duration::from_secs(flags.shutdown_grace_seconds),
-        connections: kiln_webhook::server::ConnectionLimits {
+        connections: ConnectionLimits {
             handshake_timeout: Duration::from_millis(flags.handshake_timeout_ms),
             header_read_timeout: Duration::from_millis(flags.header_read_timeout_ms),
             idle_timeout: Duration::from_millis(flags.idle_timeout_ms),
@@ -107,19 +108,15 @@ fn main() -> ExitCode {
     }
 }
 
-/// Each connection holds a file descriptor; raise the soft limit to the hard one (as Go
-/// programs do), and say so when even that leaves too few for `--max-connections`.
+/// A duration as whole milliseconds, for flag defaults.
+const fn ms(duration: Duration) -> u64 {
+    duration.as_millis() as u64
+}
+
+/// Raises the open-file limit, and says so when even the hard limit leaves too few for
+/// `--max-connections`.
 fn raise_file_limit(max_connections: u32) {
-    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
-    let limit = getrlimit(Resource::Nofile);
-    let raised = Rlimit {
-        current: limit.maximum,
-        maximum: limit.maximum,
-    };
-    let available = match setrlimit(Resource::Nofile, raised) {
-        Ok(()) => limit.maximum,
-        Err(_) => limit.current,
-    };
+    let available = kiln_webhook::server::raise_open_file_limit();
     // Listener, certificate reads, logs and metrics take a few more.
     let needed = u64::from(max_connections) + 64;
     if let Some(available) = available.filter(|available| *available < needed) {

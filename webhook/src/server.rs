@@ -40,6 +40,32 @@ pub struct ConnectionLimits {
     pub max_connections: usize,
 }
 
+impl ConnectionLimits {
+    /// kiln-webhook's defaults (its flags start from these).
+    pub const DEFAULT: ConnectionLimits = ConnectionLimits {
+        handshake_timeout: Duration::from_secs(5),
+        header_read_timeout: Duration::from_secs(10),
+        // Longer than the 90 s Go clients such as kube-apiserver keep an idle connection, so
+        // the client always closes first and never sends on a connection being closed.
+        idle_timeout: Duration::from_secs(120),
+        max_connections: 2048,
+    };
+}
+
+/// Each connection holds a file descriptor: raises the soft open-file limit to the hard one
+/// (as Go programs do) and returns the soft limit now in force, `None` when unlimited.
+pub fn raise_open_file_limit() -> Option<u64> {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    let raised = Rlimit {
+        current: limit.maximum,
+        maximum: limit.maximum,
+    };
+    // Refused (a hard limit the kernel will not grant): the current limit stays, read below.
+    let _ = setrlimit(Resource::Nofile, raised);
+    getrlimit(Resource::Nofile).current
+}
+
 /// A request head is a few hundred bytes; this bounds what one connection may buffer while
 /// it is read (hyper's default is 400 KiB). Bodies are streamed through it in chunks.
 const MAX_READ_BUFFER: usize = 64 * 1024;

@@ -14,6 +14,7 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
+use util::client::{connector, memory_kib, review_on};
 use util::{review, spec_fixture};
 
 struct Webhook {
@@ -117,23 +118,6 @@ fn start_with(
         log,
         ca,
     }
-}
-
-fn connector(ca_pem: Option<&[u8]>) -> TlsConnector {
-    let mut roots = rustls::RootCertStore::empty();
-    if let Some(pem) = ca_pem {
-        for cert in CertificateDer::pem_slice_iter(pem) {
-            roots.add(cert.unwrap()).unwrap();
-        }
-    }
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    TlsConnector::from(Arc::new(config))
 }
 
 /// One HTTP/1.1 request over a fresh TLS connection; returns status and body.
@@ -577,69 +561,13 @@ async fn newlines_in_a_review_cannot_forge_log_lines() {
     );
 }
 
-/// `VmRSS` or `VmHWM` of a process, in KiB, from `/proc/PID/status`.
-fn memory_kib(pid: u32, field: &str) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
-        .and_then(|value| value.trim().trim_end_matches(" kB").parse().ok())
-        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
-}
-
 /// The test opens thousands of sockets; take the hard open-file limit, as the webhook does.
 fn raise_open_file_limit(needed: u64) {
-    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
-    let limit = getrlimit(Resource::Nofile);
-    setrlimit(
-        Resource::Nofile,
-        Rlimit {
-            current: limit.maximum,
-            maximum: limit.maximum,
-        },
-    )
-    .unwrap();
-    let available = getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX);
+    let available = kiln_webhook::server::raise_open_file_limit().unwrap_or(u64::MAX);
     assert!(
         available >= needed,
         "this test needs {needed} open files; the hard limit is {available} (raise it with ulimit -Hn)"
     );
-}
-
-/// One review on a kept-alive connection: writes the request, reads exactly one response.
-async fn review_on<S>(tls: &mut S, body: &[u8]) -> std::io::Result<u16>
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
-{
-    let head = format!(
-        "POST /validate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    );
-    tls.write_all(head.as_bytes()).await?;
-    tls.write_all(body).await?;
-    let mut response = Vec::new();
-    let mut chunk = [0u8; 4096];
-    loop {
-        let read = tls.read(&mut chunk).await?;
-        if read == 0 {
-            return Err(std::io::ErrorKind::UnexpectedEof.into());
-        }
-        response.extend_from_slice(&chunk[..read]);
-        let text = String::from_utf8_lossy(&response);
-        if let Some((head, body)) = text.split_once("\r\n\r\n") {
-            let length: usize = head
-                .lines()
-                .find_map(|line| {
-                    line.to_ascii_lowercase()
-                        .strip_prefix("content-length:")
-                        .map(|v| v.trim().parse().unwrap())
-                })
-                .expect("a Content-Length");
-            if body.len() >= length {
-                return Ok(parse_response(&response).0);
-            }
-        }
-    }
 }
 
 /// Waits until the server closes `stream` (EOF or an error), writing `trickle` one byte at a

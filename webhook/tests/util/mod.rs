@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod client;
+
 use serde::Deserialize as _;
 use serde_json::{Value, json};
 
