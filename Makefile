@@ -1,22 +1,30 @@
 # kiln's everyday commands. `make test` is what CI runs (through .ci/run).
 
 CARGO ?= cargo
+VERSION := $(shell sed -n 's/^version = "\(.*\)"$$/\1/p' Cargo.toml | head -n 1)
+# The tag charts/webhook runs by default; push it elsewhere with IMAGE=registry/repo:tag.
+IMAGE ?= localhost/kiln/kiln-webhook:$(VERSION)
 KILN := target/debug/kiln
 
-.PHONY: build test demo bench bench-webhook lint tools webhook-local
+.PHONY: build test demo bench bench-webhook lint tools webhook-local image image-test readme-test
 
 build:
 	$(CARGO) build --workspace
 
-# Installs the schema checker and the independent CEL runtime when missing, then runs every
-# test.
+# Installs what the tests need when missing (the schema checker, the independent CEL runtime,
+# buildah), then runs every test: the workspace's, the image's and the README's commands.
 test: tools
 	$(CARGO) test --workspace
+	image/test.sh $(IMAGE)
+	tests/readme.py
 
 tools:
 	@command -v kubernetes-validate >/dev/null || python3 -m pip install --quiet kubernetes-validate
 	@python3 -c "import cel_expr_python" 2>/dev/null || python3 -m pip install --quiet cel-expr-python
 	@command -v kubectl >/dev/null || { echo "kubectl is needed for the kustomize test"; exit 1; }
+	@command -v buildah >/dev/null || command -v podman >/dev/null || { docker info >/dev/null 2>&1; } || \
+	  { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq buildah >/dev/null; } || \
+	  { echo "the image test needs docker (with a daemon), podman or buildah"; exit 1; }
 
 # Renders the bundled example to stdout.
 demo:
@@ -37,4 +45,17 @@ bench-webhook:
 # The webhook on https://127.0.0.1:8443 with a CA and certificate generated on first use.
 webhook-local:
 	@[ -f target/dev-certs/tls.crt ] || $(CARGO) run -q -p kiln-webhook --bin kiln-certs -- --out-dir target/dev-certs --name localhost --name 127.0.0.1 >/dev/null
-	$(CARGO) run -q -p kiln-webhook -- --listen 127.0.0.1:8443 --tls-cert target/dev-certs/tls.crt --tls-key target/dev-certs/tls.key
+	$(CARGO) run -q -p kiln-webhook --bin kiln-webhook -- --listen 127.0.0.1:8443 --tls-cert target/dev-certs/tls.crt --tls-key target/dev-certs/tls.key
+
+# The container image (Containerfile): static binaries, FROM scratch, with docker, podman or
+# buildah, offline.
+image:
+	image/build.sh $(IMAGE)
+
+# Builds the image and runs its binaries from its own files (a TLS admission review included).
+image-test:
+	image/test.sh $(IMAGE)
+
+# Runs every command the README shows.
+readme-test:
+	tests/readme.py
