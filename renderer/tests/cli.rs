@@ -236,6 +236,37 @@ fn rendering_again_changes_no_byte() {
 }
 
 #[test]
+fn an_output_folder_inside_the_input_folder_is_not_read_back() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "a.yaml", &spec("a", "team"));
+    let first = kiln(dir.path(), &["render", "-f", ".", "-o", "rendered"], None);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let before = snapshot_tree(&dir.path().join("rendered"));
+    // The second run walks rendered/ too: its files carry kiln's header and are skipped, so
+    // they are neither unknown kinds nor duplicates of what a.yaml renders.
+    let again = kiln(dir.path(), &["render", "-f", ".", "-o", "rendered"], None);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(
+        again
+            .stderr
+            .contains("0 files written, 7 unchanged, 0 removed"),
+        "{}",
+        again.stderr
+    );
+    assert_eq!(before, snapshot_tree(&dir.path().join("rendered")));
+    // A folder of nothing but kiln's output is a usage error that says so.
+    let output_only = kiln(dir.path(), &["validate", "-f", "rendered"], None);
+    assert_eq!(output_only.code, 2, "{}", output_only.stderr);
+    assert!(
+        output_only
+            .stderr
+            .contains("rendered: holds only files kiln generated"),
+        "{}",
+        output_only.stderr
+    );
+}
+
+#[test]
 fn stale_generated_files_are_pruned_and_foreign_files_kept() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "specs/a.yaml", &spec("a", "team"));

@@ -33,17 +33,18 @@ pub fn service_dns_names(service: &str, namespace: &str) -> Vec<String> {
     ]
 }
 
-/// The current calendar year, near enough for certificate lifetimes.
-fn this_year() -> i32 {
-    let seconds = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    1970 + (seconds / 31_556_952) as i32
-}
+/// How long the serving certificate is valid: two years from when it is generated.
+pub const SERVING_LIFETIME: time::Duration = time::Duration::days(730);
+/// How long the CA is valid: ten years from when it is generated.
+pub const CA_LIFETIME: time::Duration = time::Duration::days(3650);
+/// Certificates start an hour in the past, so a cluster whose clock lags this machine's a
+/// little does not see them as not yet valid.
+const CLOCK_SKEW: time::Duration = time::Duration::hours(1);
 
-/// A CA valid until January of ten years from now and a serving certificate for `names`
-/// (DNS names or IP addresses) valid until January of two years from now.
+/// A CA valid for [`CA_LIFETIME`] and a serving certificate for `names` (DNS names or IP
+/// addresses) valid for [`SERVING_LIFETIME`], both from now.
 pub fn generate(names: &[String]) -> Result<Bundle, rcgen::Error> {
+    let now = time::OffsetDateTime::now_utc();
     let ca_key = KeyPair::generate()?;
     let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
@@ -51,7 +52,8 @@ pub fn generate(names: &[String]) -> Result<Bundle, rcgen::Error> {
         .distinguished_name
         .push(DnType::CommonName, "kiln-webhook CA");
     ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    ca_params.not_after = rcgen::date_time_ymd(this_year() + 10, 1, 1);
+    ca_params.not_before = now - CLOCK_SKEW;
+    ca_params.not_after = now + CA_LIFETIME;
     let ca = CertifiedIssuer::self_signed(ca_params, ca_key)?;
     let key = KeyPair::generate()?;
     let mut params = CertificateParams::new(names.to_vec())?;
@@ -59,7 +61,8 @@ pub fn generate(names: &[String]) -> Result<Bundle, rcgen::Error> {
         DnType::CommonName,
         names.first().map_or("kiln-webhook", String::as_str),
     );
-    params.not_after = rcgen::date_time_ymd(this_year() + 2, 1, 1);
+    params.not_before = now - CLOCK_SKEW;
+    params.not_after = now + SERVING_LIFETIME;
     let cert = params.signed_by(&key, &ca)?;
     Ok(Bundle {
         ca_cert: ca.pem(),
@@ -67,4 +70,36 @@ pub fn generate(names: &[String]) -> Result<Bundle, rcgen::Error> {
         cert: cert.pem(),
         key: key.serialize_pem(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Seconds from now until a PEM certificate's notAfter.
+    fn seconds_left(pem: &str) -> i64 {
+        let der = rustls_pki_types::pem::PemObject::from_pem_slice(pem.as_bytes())
+            .map(|c: rustls_pki_types::CertificateDer<'static>| c)
+            .unwrap();
+        let (_, cert) = x509_parser::parse_x509_certificate(&der).unwrap();
+        cert.validity().not_after.timestamp() - time::OffsetDateTime::now_utc().unix_timestamp()
+    }
+
+    #[test]
+    fn lifetimes_are_counted_from_now_not_from_new_year() {
+        let bundle = generate(&["localhost".to_owned()]).unwrap();
+        let day = 86_400;
+        let serving = seconds_left(&bundle.cert);
+        assert!(
+            (729 * day..=730 * day).contains(&serving),
+            "serving certificate: {} days left",
+            serving / day
+        );
+        let ca = seconds_left(&bundle.ca_cert);
+        assert!(
+            (3649 * day..=3650 * day).contains(&ca),
+            "CA: {} days left",
+            ca / day
+        );
+    }
 }

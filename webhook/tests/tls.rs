@@ -901,3 +901,45 @@ async fn a_kept_alive_connection_like_the_api_servers_is_served_with_default_lim
         );
     }
 }
+
+/// `certs/generate.sh OUT` writes to OUT under the caller's folder (it used to write under the
+/// repository root) and prints the caBundle of what it wrote.
+#[test]
+fn generate_script_writes_relative_to_the_callers_folder() {
+    let caller = tempfile::tempdir().unwrap();
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../certs/generate.sh");
+    let bin_dir = std::path::Path::new(env!("CARGO_BIN_EXE_kiln-certs"))
+        .parent()
+        .unwrap()
+        .to_owned();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let output = Command::new(&script)
+        .arg("webhook-certs")
+        .current_dir(caller.path())
+        .env("PATH", path)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let out = caller.path().join("webhook-certs");
+    for file in ["ca.crt", "ca.key", "tls.crt", "tls.key"] {
+        assert!(
+            out.join(file).is_file(),
+            "{file} is not in the caller's folder"
+        );
+    }
+    use base64::Engine as _;
+    assert_eq!(
+        base64::engine::general_purpose::STANDARD
+            .decode(String::from_utf8(output.stdout).unwrap().trim())
+            .unwrap(),
+        std::fs::read(out.join("ca.crt")).unwrap()
+    );
+}

@@ -13,6 +13,7 @@ use serde::Deserialize;
 
 use super::positions::{self, Positions, Problem, Refusal};
 use crate::finding::{FieldPath, Finding, Location};
+use crate::output::folder::HEADER;
 
 /// The largest input file kiln reads; specs are a few hundred bytes, so this only stops
 /// accidents such as pointing kiln at a log file.
@@ -42,6 +43,10 @@ pub enum LoadError {
     TotalTooLarge { path: String },
     #[error("{path}: holds no *.yaml or *.yml file")]
     EmptyDirectory { path: String },
+    #[error(
+        "{path}: holds only files kiln generated (they start with \"{HEADER}\"); name the folder of your specs"
+    )]
+    OnlyGenerated { path: String },
 }
 
 /// One input file's text, named as the user will recognise it.
@@ -109,6 +114,9 @@ impl Document {
 
 /// Expands paths into input files: files as given, folders recursively (`*.yaml`, `*.yml`,
 /// sorted, hidden entries skipped), `-` as standard input. A file reached twice is read once.
+/// Files found in a folder that start with kiln's generated-file header are output, not
+/// input, and are skipped: `kiln render -f . -o rendered` must not read `rendered/` back on
+/// its second run.
 pub fn read_inputs(paths: &[String]) -> Result<Vec<InputFile>, LoadError> {
     read_inputs_within(paths, MAX_TOTAL_BYTES)
 }
@@ -140,7 +148,8 @@ fn read_inputs_within(paths: &[String], max_total: u64) -> Result<Vec<InputFile>
                 source,
             },
         })?;
-        let found = if metadata.is_dir() {
+        let walked = metadata.is_dir();
+        let found = if walked {
             let mut found = Vec::new();
             collect_yaml_files(as_path, &mut found).map_err(|source| LoadError::Io {
                 path: path.clone(),
@@ -153,11 +162,21 @@ fn read_inputs_within(paths: &[String], max_total: u64) -> Result<Vec<InputFile>
         } else {
             vec![as_path.to_path_buf()]
         };
+        let mut generated = 0;
+        let count = found.len();
         for file in found {
             let identity = fs::canonicalize(&file).unwrap_or_else(|_| file.clone());
             if seen.insert(identity) {
-                add(&mut files, read_file(&file)?)?;
+                let input = read_file(&file)?;
+                if walked && input.text.starts_with(HEADER) {
+                    generated += 1;
+                    continue;
+                }
+                add(&mut files, input)?;
             }
+        }
+        if walked && generated == count {
+            return Err(LoadError::OnlyGenerated { path: path.clone() });
         }
     }
     Ok(files)
