@@ -19,7 +19,8 @@ fn render_prints_the_valid_seed_as_one_stream() {
     assert_eq!(
         kinds,
         [
-            "ResourceQuota",
+            // No Namespace, quota or LimitRange: `default` is shared (chart value
+            // namespaces.shared).
             "PodDisruptionBudget",
             "ServiceAccount",
             "ConfigMap",
@@ -173,6 +174,8 @@ fn output_folder_holds_one_file_per_object_and_a_kustomization() {
             "team/a-v1s0/poddisruptionbudget.yaml",
             "team/a-v1s0/service.yaml",
             "team/a-v1s0/serviceaccount.yaml",
+            "team/limitrange.yaml",
+            "team/namespace.yaml",
             "team/resourcequota.yaml",
         ]
     );
@@ -213,7 +216,7 @@ fn kubectl_kustomize_of_the_folder_yields_the_stream() {
     );
     let from_kustomize = util::parse_stream(&String::from_utf8(kustomize.stdout).unwrap());
     let from_stream = util::parse_stream(&stream.stdout);
-    assert_eq!(from_stream.len(), 29);
+    assert_eq!(from_stream.len(), 32);
     assert_eq!(from_kustomize, from_stream, "same objects, same order");
 }
 
@@ -228,7 +231,7 @@ fn rendering_again_changes_no_byte() {
     assert!(
         again
             .stderr
-            .contains("0 files written, 7 unchanged, 0 removed"),
+            .contains("0 files written, 9 unchanged, 0 removed"),
         "{}",
         again.stderr
     );
@@ -249,7 +252,7 @@ fn an_output_folder_inside_the_input_folder_is_not_read_back() {
     assert!(
         again
             .stderr
-            .contains("0 files written, 7 unchanged, 0 removed"),
+            .contains("0 files written, 9 unchanged, 0 removed"),
         "{}",
         again.stderr
     );

@@ -17,6 +17,16 @@ fn rendered(kind: &str) -> Value {
         "/tests/fixtures/seed/ms-sample-v1s0-valid.yaml"
     ))
     .unwrap();
+    // The seed renders into `default`, which the chart treats as shared: the namespace-wide
+    // objects render only in a namespace kiln owns.
+    let text = if matches!(kind, "ResourceQuota" | "LimitRange" | "Namespace") {
+        text.replace(
+            "metadata:\n  name: ms-sample-v1s0\n",
+            "metadata:\n  name: ms-sample-v1s0\n  namespace: shop\n",
+        )
+    } else {
+        text
+    };
     let (documents, _) = parse_documents(&InputFile {
         name: "seed.yaml".into(),
         text: text.into(),

@@ -106,9 +106,8 @@ fn a_quota_overflow_finding_has_a_position() {
     write(
         dir.path(),
         "big.yaml",
-        &format!(
-            "{HEAD}spec:\n  msName: a\n  version: \"1.0\"\n  image: \"a:1\"\n  replicas: 1000\n  resourceRequirements:\n    limits: {{memory: 1e40}}\n    requests: {{memory: 1e40}}\n"
-        ),
+        // In a namespace kiln owns: `default` is shared and gets no quota.
+        "apiVersion: custom.ops/v1\nkind: MicroServiceDeploy\nmetadata: {name: a-v1s0, namespace: team}\nspec:\n  msName: a\n  version: \"1.0\"\n  image: \"a:1\"\n  replicas: 1000\n  resourceRequirements:\n    limits: {memory: 1e40}\n    requests: {memory: 1e40}\n",
     );
     let run = kiln(dir.path(), &["validate", "-f", "big.yaml"], None);
     assert_eq!(run.code, 1, "{}", run.stderr);

@@ -103,7 +103,14 @@ pub fn plan(objects: &[Manifest]) -> Result<Vec<(PathBuf, String)>, FolderError>
         if let Some(instance) = &object.instance {
             path.push(instance);
         }
-        path.push(file_name);
+        if object.kind == "Namespace" && object.namespace.is_none() {
+            // A Namespace lives in the folder of the namespace it creates, under a name that
+            // does not change when another namespace is added.
+            path = PathBuf::from(&object.name);
+            path.push("namespace.yaml");
+        } else {
+            path.push(file_name);
+        }
         let source = match &object.source {
             Some(spec) => format!("from {spec}"),
             None => format!(

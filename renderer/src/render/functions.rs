@@ -60,79 +60,147 @@ struct QuotaItem {
     limits: BTreeMap<String, serde_json::Value>,
 }
 
-/// `quota_totals(items)`: for items `{pods, requests, limits}`, the sum of `pods` and of
-/// `pods x quantity` per resource. Items with no pods count for nothing. A limit is summed
-/// only when every counted item sets it: a quota on `limits.cpu` makes the API server reject
-/// every pod without a CPU limit. CPU prints in cores or millicores, the rest in bytes.
-pub fn quota_totals(items: Value) -> Result<Value, Error> {
+/// What a LimitRange gives a container that sets no request or limit of its own.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ContainerDefaults {
+    #[serde(default)]
+    default_request: BTreeMap<String, serde_json::Value>,
+    #[serde(default)]
+    default: BTreeMap<String, serde_json::Value>,
+}
+
+fn invalid(message: impl Into<String>) -> Error {
+    Error::new(ErrorKind::InvalidOperation, message.into())
+}
+
+fn quantity_of(written: &serde_json::Value) -> Result<Quantity, Error> {
+    let text = match written {
+        serde_json::Value::String(text) => text.clone(),
+        other => other.to_string(),
+    };
+    text.parse()
+        .map_err(|_| invalid(format!("quota_totals: {text:?} is not a quantity")))
+}
+
+/// `quota_totals(items, hard, limit_range, headroom_pods)`: the `hard` map of a ResourceQuota
+/// with exactly the keys listed in `hard` (`pods`, `requests.R`, `limits.R`), so its shape
+/// never depends on which workloads exist. For items `{pods, requests, limits}` (items with no
+/// pods count for nothing), plus `headroom_pods` pods the renderer does not know of:
+/// `pods` is the sum of pods, and `requests.R` / `limits.R` the sum of `pods x quantity`,
+/// where a workload that sets none gets what the API server would give it: a request
+/// falls back to the workload's own limit, then to the namespace's LimitRange
+/// (`{defaultRequest, default}`), a limit to the LimitRange's default. A key no workload and no default can fill is an error, since the
+/// API server would reject such pods. CPU prints in cores or millicores, the rest in bytes.
+pub fn quota_totals(
+    items: Value,
+    hard: Value,
+    limit_range: Value,
+    headroom_pods: i64,
+) -> Result<Value, Error> {
     let items: Vec<QuotaItem> = Vec::deserialize(items).map_err(|e| {
-        Error::new(
-            ErrorKind::InvalidOperation,
-            format!("quota_totals wants a list of {{pods, requests, limits}}: {e}"),
-        )
+        invalid(format!(
+            "quota_totals wants a list of {{pods, requests, limits}}: {e}"
+        ))
     })?;
-    let counted: Vec<&QuotaItem> = items.iter().filter(|item| item.pods > 0).collect();
+    let hard: Vec<String> = Vec::deserialize(hard)
+        .map_err(|e| invalid(format!("quota_totals wants a list of quota keys: {e}")))?;
+    let defaults = ContainerDefaults::deserialize(limit_range).map_err(|e| {
+        invalid(format!(
+            "quota_totals wants the LimitRange's {{defaultRequest, default}}: {e}"
+        ))
+    })?;
+    if headroom_pods < 0 {
+        return Err(invalid("quota_totals: headroom pods must not be negative"));
+    }
+    let headroom = QuotaItem {
+        pods: headroom_pods,
+        requests: BTreeMap::new(),
+        limits: BTreeMap::new(),
+    };
+    let counted: Vec<&QuotaItem> = items
+        .iter()
+        .chain(std::iter::once(&headroom))
+        .filter(|item| item.pods > 0)
+        .collect();
     let overflow = || {
-        Error::new(
-            ErrorKind::InvalidOperation,
+        invalid(
             "the workloads of this namespace add up to more resources than a quota can hold; lower replicas or resources, or spread them over namespaces",
         )
     };
-    let pods = counted
-        .iter()
-        .try_fold(0i64, |sum, item| sum.checked_add(item.pods))
-        .ok_or_else(overflow)?;
-    let sum = |pick: fn(&QuotaItem) -> &BTreeMap<String, serde_json::Value>,
-               resource: &str|
-     -> Result<Option<String>, Error> {
-        let mut total = Quantity::ZERO;
-        for item in &counted {
-            let Some(written) = pick(item).get(resource) else {
-                return Ok(None);
-            };
-            let text = match written {
-                serde_json::Value::String(text) => text.clone(),
-                other => other.to_string(),
-            };
-            let quantity: Quantity = text.parse().map_err(|_| {
-                Error::new(
-                    ErrorKind::InvalidOperation,
-                    format!("quota_totals: {text:?} is not a quantity"),
-                )
-            })?;
-            total = quantity
-                .times(item.pods)
-                .and_then(|q| total.checked_add(q))
+    let mut totals = BTreeMap::new();
+    for key in &hard {
+        let total = if key == "pods" {
+            let pods = counted
+                .iter()
+                .try_fold(0i64, |sum, item| sum.checked_add(item.pods))
                 .ok_or_else(overflow)?;
-        }
-        Ok(Some(if resource == "cpu" {
-            total.format_cpu()
+            serde_json::Value::from(pods)
         } else {
-            total.format_bytes()
-        }))
-    };
-    let mut resources: Vec<&str> = counted
-        .iter()
-        .flat_map(|item| item.requests.keys().chain(item.limits.keys()))
-        .map(String::as_str)
-        .collect();
-    resources.sort_unstable();
-    resources.dedup();
-    let mut requests = BTreeMap::new();
-    let mut limits = BTreeMap::new();
-    for resource in resources {
-        if let Some(total) = sum(|i| &i.requests, resource)? {
-            requests.insert(resource.to_owned(), total);
-        }
-        if let Some(total) = sum(|i| &i.limits, resource)? {
-            limits.insert(resource.to_owned(), total);
-        }
+            let (is_limit, resource) = match key.split_once('.') {
+                Some(("requests", resource)) => (false, resource),
+                Some(("limits", resource)) => (true, resource),
+                _ => {
+                    return Err(invalid(format!(
+                        "quota_totals: {key:?} is not pods, requests.RESOURCE or limits.RESOURCE"
+                    )));
+                }
+            };
+            let mut total = Quantity::ZERO;
+            for item in &counted {
+                let limit = item.limits.get(resource).or(defaults.default.get(resource));
+                let written = if is_limit {
+                    limit
+                } else {
+                    // The API server's order: a container's request, else its own limit
+                    // (API defaulting), else the LimitRange's defaultRequest, else its
+                    // default limit (a LimitRange's defaultRequest defaults to it).
+                    item.requests
+                        .get(resource)
+                        .or(item.limits.get(resource))
+                        .or(defaults.default_request.get(resource))
+                        .or(defaults.default.get(resource))
+                };
+                let Some(written) = written else {
+                    let (field, what) = if is_limit {
+                        ("default", "limit")
+                    } else {
+                        ("defaultRequest", "request")
+                    };
+                    return Err(invalid(format!(
+                        "the quota constrains {key} but a workload sets no {resource} {what} and the LimitRange's {field} has none; add {resource} to it, or remove {key} from the quota"
+                    )));
+                };
+                let quantity = quantity_of(written)?;
+                if is_limit
+                    && !item.limits.contains_key(resource)
+                    && let Some(request) = item.requests.get(resource)
+                    && quantity_of(request)? > quantity
+                {
+                    return Err(invalid(format!(
+                        "a workload requests {resource} {} but sets no {resource} limit, and the LimitRange's default limit {} is below that request, so the API server would reject its pods; set the workload's {resource} limit",
+                        request
+                            .as_str()
+                            .map_or_else(|| request.to_string(), str::to_owned),
+                        written
+                            .as_str()
+                            .map_or_else(|| written.to_string(), str::to_owned),
+                    )));
+                }
+                total = quantity
+                    .times(item.pods)
+                    .and_then(|q| total.checked_add(q))
+                    .ok_or_else(overflow)?;
+            }
+            serde_json::Value::from(if resource == "cpu" {
+                total.format_cpu()
+            } else {
+                total.format_bytes()
+            })
+        };
+        totals.insert(key.clone(), total);
     }
-    Ok(Value::from(Serde(serde_json::json!({
-        "pods": pods,
-        "requests": requests,
-        "limits": limits,
-    }))))
+    Ok(Value::from(Serde(totals)))
 }
 
 #[cfg(test)]
@@ -160,17 +228,71 @@ mod tests {
         }
     }
 
+    fn totals(items: serde_json::Value, hard: &[&str], headroom: i64) -> Result<String, Error> {
+        let limit_range = serde_json::json!({
+            "defaultRequest": {"cpu": "100m", "memory": "128Mi"},
+            "default": {"memory": "512Mi"}
+        });
+        quota_totals(
+            Value::from(Serde(items)),
+            Value::from(Serde(hard)),
+            Value::from(Serde(limit_range)),
+            headroom,
+        )
+        .map(|value| value.to_string())
+    }
+
     #[test]
-    fn quotas_sum_pods_times_resources() {
-        let items = Value::from(Serde(serde_json::json!([
+    fn quotas_sum_pods_times_resources_with_limit_range_defaults_and_headroom() {
+        let items = serde_json::json!([
             {"pods": 3, "requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "1Gi"}},
-            {"pods": 2, "requests": {"cpu": 1, "memory": "1Gi"}, "limits": {"memory": "2Gi", "cpu": "2"}},
+            {"pods": 2, "requests": {"cpu": 1}, "limits": {"memory": "2Gi", "cpu": "2"}},
             {"pods": 0, "requests": {"cpu": "50"}}
-        ])));
-        let totals = quota_totals(items).unwrap();
+        ]);
+        // cpu: 3 x 100m + 2 x 1 + 4 headroom x 100m; memory requests: 3 x 128Mi + 2 x 2Gi
+        // (no request: its own limit) + 4 x 128Mi (LimitRange); memory limits: 3 x 1Gi +
+        // 2 x 2Gi + 4 x 512Mi (LimitRange).
         assert_eq!(
-            totals.to_string(),
-            r#"{'limits': {'memory': '7Gi'}, 'pods': 5, 'requests': {'cpu': '2300m', 'memory': '2432Mi'}}"#
+            totals(
+                items,
+                &["pods", "requests.cpu", "requests.memory", "limits.memory"],
+                4
+            )
+            .unwrap(),
+            r#"{'limits.memory': '9Gi', 'pods': 9, 'requests.cpu': '2700m', 'requests.memory': '4992Mi'}"#
+        );
+    }
+
+    #[test]
+    fn the_quota_has_the_listed_keys_whatever_the_workloads() {
+        let hard = ["pods", "requests.cpu", "requests.memory"];
+        let one = serde_json::json!([{"pods": 1, "limits": {"cpu": "1"}}]);
+        let none = serde_json::json!([]);
+        assert_eq!(
+            totals(one, &hard, 0).unwrap(),
+            r#"{'pods': 1, 'requests.cpu': '1', 'requests.memory': '128Mi'}"#
+        );
+        assert_eq!(
+            totals(none, &hard, 2).unwrap(),
+            r#"{'pods': 2, 'requests.cpu': '200m', 'requests.memory': '256Mi'}"#
+        );
+    }
+
+    #[test]
+    fn a_default_limit_below_a_request_is_an_error() {
+        let items = serde_json::json!([{"pods": 1, "requests": {"memory": "4Gi"}}]);
+        let error = totals(items, &["limits.memory"], 0)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("requests memory 4Gi but sets no memory limit"),
+            "{error}"
+        );
+        let items = serde_json::json!([{"pods": 1}]);
+        let error = totals(items, &["limits.cpu"], 0).unwrap_err().to_string();
+        assert!(
+            error.contains("the LimitRange's default has none"),
+            "{error}"
         );
     }
 }
