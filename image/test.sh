@@ -36,8 +36,9 @@ message=$(PATH=$work/bare-path /bin/bash image/build.sh 2>&1) || status=$?
 
 image/build.sh "$image"
 # The webhook chart runs what `make image` builds unless told otherwise.
-[ -n "${1:-}" ] || grep -q "^image: $image$" charts/webhook/values.yaml ||
-  fail "charts/webhook/values.yaml's image is not $image, the tag make image builds"
+default_image=localhost/kiln/kiln-webhook:$version
+grep -q "^image: $default_image$" charts/webhook/values.yaml ||
+  fail "charts/webhook/values.yaml's image is not $default_image, the tag make image builds"
 
 rootfs=$work/rootfs
 mkdir -p "$rootfs"
