@@ -1,9 +1,9 @@
 # kiln's everyday commands. `make test` is what CI runs (through .ci/run).
 
 CARGO ?= cargo
-VERSION := $(shell sed -n 's/^version = "\(.*\)"$$/\1/p' Cargo.toml | head -n 1)
-# The tag charts/webhook runs by default; push it elsewhere with IMAGE=registry/repo:tag.
-IMAGE ?= localhost/kiln/kiln-webhook:$(VERSION)
+# Empty: image/build.sh builds localhost/kiln/kiln-webhook:<version>, the tag charts/webhook
+# runs by default; push it elsewhere with IMAGE=registry/repo:tag.
+IMAGE ?=
 KILN := target/debug/kiln
 
 .PHONY: build test demo bench bench-webhook lint tools webhook-local image image-test readme-test

@@ -14,28 +14,8 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
-version=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n 1)
-image=${1:-localhost/kiln/kiln-webhook:$version}
-
-pick_tool() {
-  if [ -n "${KILN_IMAGE_TOOL:-}" ]; then
-    command -v "$KILN_IMAGE_TOOL" >/dev/null || {
-      echo "image/build.sh: KILN_IMAGE_TOOL=$KILN_IMAGE_TOOL is not installed" >&2
-      exit 2
-    }
-    echo "$KILN_IMAGE_TOOL"
-    return
-  fi
-  # A docker client without a daemon (common in CI containers) cannot build.
-  if command -v docker >/dev/null && docker info >/dev/null 2>&1; then echo docker; return; fi
-  if command -v podman >/dev/null; then echo podman; return; fi
-  if command -v buildah >/dev/null; then echo buildah; return; fi
-  {
-    echo "image/build.sh: no container tool found: looked for docker (with a running daemon), podman and buildah"
-    echo "hint: install one, e.g. 'apt-get install -y buildah' (works offline, no daemon)"
-  } >&2
-  exit 2
-}
+. image/lib.sh
+image=${1:-$default_image}
 tool=$(pick_tool)
 
 host=$(rustc -vV | sed -n 's/^host: //p')
@@ -66,11 +46,10 @@ done
 
 case "$tool" in
   buildah)
-    export STORAGE_DRIVER=${STORAGE_DRIVER:-vfs} BUILDAH_ISOLATION=${BUILDAH_ISOLATION:-chroot}
-    buildah bud --quiet --layers=false --build-arg "VERSION=$version" -f Containerfile -t "$image" "$context" >/dev/null
+    buildah bud --quiet --layers=false --build-arg "VERSION=$kiln_version" -f Containerfile -t "$image" "$context" >/dev/null
     ;;
   *)
-    "$tool" build --quiet --build-arg "VERSION=$version" -f Containerfile -t "$image" "$context" >/dev/null
+    "$tool" build --quiet --build-arg "VERSION=$kiln_version" -f Containerfile -t "$image" "$context" >/dev/null
     ;;
 esac
 echo "built $image with $tool ($(du -ch "$context"/* | tail -n 1 | cut -f 1) of binaries)"

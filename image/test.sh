@@ -16,8 +16,8 @@ fail() {
 }
 [ "$(id -u)" = 0 ] || fail "needs root, to chroot into the image's files"
 
-version=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n 1)
-image=${1:-localhost/kiln/kiln-webhook:$version}
+. image/lib.sh
+image=${1:-$default_image}
 work=$(mktemp -d)
 webhook_pid=""
 cleanup() {
@@ -36,7 +36,6 @@ message=$(PATH=$work/bare-path /bin/bash image/build.sh 2>&1) || status=$?
 
 image/build.sh "$image"
 # The webhook chart runs what `make image` builds unless told otherwise.
-default_image=localhost/kiln/kiln-webhook:$version
 grep -q "^image: $default_image$" charts/webhook/values.yaml ||
   fail "charts/webhook/values.yaml's image is not $default_image, the tag make image builds"
 
@@ -44,15 +43,9 @@ rootfs=$work/rootfs
 mkdir -p "$rootfs"
 
 # The image's file system and configuration, read back through the tool that built it.
-tool=${KILN_IMAGE_TOOL:-}
-if [ -z "$tool" ]; then
-  if command -v docker >/dev/null && docker info >/dev/null 2>&1; then tool=docker
-  elif command -v podman >/dev/null; then tool=podman
-  else tool=buildah; fi
-fi
+tool=$(pick_tool)
 case "$tool" in
   buildah)
-    export STORAGE_DRIVER=${STORAGE_DRIVER:-vfs} BUILDAH_ISOLATION=${BUILDAH_ISOLATION:-chroot}
     container=$(buildah from --quiet "$image")
     mount=$(buildah mount "$container")
     cp -a "$mount/." "$rootfs/"

@@ -21,7 +21,9 @@ usage: tests/readme.py [README]
 
 import os
 import re
+import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -154,7 +156,7 @@ def matches(expected, actual):
 def run_session(workdir, env, steps):
     """Runs the steps in one bash session; returns [(status, output)] per step."""
     marker = "@@kiln-readme-step@@"
-    script = ["set -u", "cd " + shlex_quote(workdir)]
+    script = ["set -u", "cd " + shlex.quote(workdir)]
     for command, _ in steps:
         script.append(f"{command} 2>&1\n__status=$?\nprintf '\\n{marker} %d\\n' \"$__status\"\n(exit $__status)")
     completed = subprocess.run(
@@ -177,14 +179,8 @@ def run_session(workdir, env, steps):
     return results
 
 
-def shlex_quote(text):
-    return "'" + text.replace("'", "'\\''") + "'"
-
-
 def webhook_local(workdir, env):
     """`make webhook-local`: starts it, checks it answers over TLS, stops it."""
-    import signal
-
     process = subprocess.Popen(
         ["make", "webhook-local"],
         cwd=workdir,

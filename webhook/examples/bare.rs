@@ -7,23 +7,31 @@ use std::net::SocketAddr;
 use axum::Router;
 use axum::body::Bytes;
 use axum::routing::post;
+use clap::Parser;
+
+/// The bare endpoint's flags, named as kiln-webhook's.
+#[derive(Parser)]
+struct Args {
+    /// Address to listen on.
+    #[arg(long)]
+    listen: SocketAddr,
+    /// The serving certificate (PEM).
+    #[arg(long)]
+    tls_cert: std::path::PathBuf,
+    /// Its private key (PEM).
+    #[arg(long)]
+    tls_key: std::path::PathBuf,
+}
 
 const ANSWER: &str = r#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","response":{"uid":"705ab4f5-6393-11e8-b7cc-42010a800002","allowed":true,"status":{}}}"#;
 
 #[tokio::main]
 async fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let flag = |name: &str| {
-        let at = args
-            .iter()
-            .position(|a| a == name)
-            .unwrap_or_else(|| panic!("missing {name}"));
-        args[at + 1].clone()
-    };
-    let listen: SocketAddr = flag("--listen").parse().expect("an address");
+    let args = Args::parse();
+    let listen = args.listen;
     let files = kiln_webhook::tls::CertificateFiles {
-        cert: flag("--tls-cert").into(),
-        key: flag("--tls-key").into(),
+        cert: args.tls_cert,
+        key: args.tls_key,
     };
     let loaded = files.load().expect("a usable certificate pair");
     // Reads the body like the webhook does, then answers without looking at it.

@@ -16,6 +16,31 @@ use tokio::net::TcpStream;
 #[path = "../tests/util/client.rs"]
 mod client;
 
+use clap::Parser;
+
+/// The soak load generator's flags.
+#[derive(Parser)]
+struct Args {
+    /// The webhook's port on 127.0.0.1.
+    #[arg(long)]
+    port: u16,
+    /// The CA certificate (PEM) the webhook's certificates chain to.
+    #[arg(long)]
+    ca: PathBuf,
+    /// The webhook's process id, for its resident memory.
+    #[arg(long)]
+    pid: u32,
+    /// How long to run.
+    #[arg(long)]
+    seconds: u64,
+    /// Kept-alive connections to keep busy.
+    #[arg(long)]
+    connections: usize,
+    /// Folder of AdmissionReview bodies (valid-*, invalid-*, malformed-*).
+    #[arg(long)]
+    bodies: PathBuf,
+}
+
 /// What one interval saw.
 #[derive(Default)]
 struct Interval {
@@ -31,19 +56,14 @@ struct Body {
 
 #[tokio::main]
 async fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let flag = |name: &str| {
-        let at = args
-            .iter()
-            .position(|a| a == name)
-            .unwrap_or_else(|| panic!("missing {name}"));
-        args[at + 1].clone()
-    };
-    let port: u16 = flag("--port").parse().unwrap();
-    let pid: u32 = flag("--pid").parse().unwrap();
-    let seconds: u64 = flag("--seconds").parse().unwrap();
-    let connections: usize = flag("--connections").parse().unwrap();
-    let bodies_dir = PathBuf::from(flag("--bodies"));
+    let Args {
+        port,
+        ca,
+        pid,
+        seconds,
+        connections,
+        bodies: bodies_dir,
+    } = Args::parse();
     // valid-*.json and invalid-*.json are well-formed (200); malformed-* get 400.
     let mut bodies = Vec::new();
     for entry in std::fs::read_dir(&bodies_dir).unwrap() {
@@ -61,7 +81,7 @@ async fn main() {
     }
     bodies.sort_by_key(|body| body.status);
     let bodies = Arc::new(bodies);
-    let connector = client::connector(Some(&std::fs::read(flag("--ca")).unwrap()));
+    let connector = client::connector(Some(&std::fs::read(ca).unwrap()));
 
     let intervals = Arc::new(Mutex::new(Vec::<Interval>::new()));
     let start = Instant::now();
