@@ -21,6 +21,7 @@ fn render_prints_the_valid_seed_as_one_stream() {
         [
             // No Namespace, quota or LimitRange: `default` is shared (chart value
             // namespaces.shared).
+            "NetworkPolicy",
             "PodDisruptionBudget",
             "ServiceAccount",
             "ConfigMap",
@@ -171,6 +172,7 @@ fn output_folder_holds_one_file_per_object_and_a_kustomization() {
             "kustomization.yaml",
             "team/a-v1s0/configmap.yaml",
             "team/a-v1s0/deployment.yaml",
+            "team/a-v1s0/networkpolicy.yaml",
             "team/a-v1s0/poddisruptionbudget.yaml",
             "team/a-v1s0/service.yaml",
             "team/a-v1s0/serviceaccount.yaml",
@@ -216,7 +218,7 @@ fn kubectl_kustomize_of_the_folder_yields_the_stream() {
     );
     let from_kustomize = util::parse_stream(&String::from_utf8(kustomize.stdout).unwrap());
     let from_stream = util::parse_stream(&stream.stdout);
-    assert_eq!(from_stream.len(), 32);
+    assert_eq!(from_stream.len(), 37);
     assert_eq!(from_kustomize, from_stream, "same objects, same order");
 }
 
@@ -231,7 +233,7 @@ fn rendering_again_changes_no_byte() {
     assert!(
         again
             .stderr
-            .contains("0 files written, 9 unchanged, 0 removed"),
+            .contains("0 files written, 10 unchanged, 0 removed"),
         "{}",
         again.stderr
     );
@@ -252,7 +254,7 @@ fn an_output_folder_inside_the_input_folder_is_not_read_back() {
     assert!(
         again
             .stderr
-            .contains("0 files written, 9 unchanged, 0 removed"),
+            .contains("0 files written, 10 unchanged, 0 removed"),
         "{}",
         again.stderr
     );
@@ -284,7 +286,7 @@ fn stale_generated_files_are_pruned_and_foreign_files_kept() {
     std::fs::remove_file(dir.path().join("specs/b.yaml")).unwrap();
     let run = kiln(dir.path(), &["render", "-f", "specs", "-o", "out"], None);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(run.stderr.contains("5 removed"), "{}", run.stderr);
+    assert!(run.stderr.contains("6 removed"), "{}", run.stderr);
     let files: Vec<String> = snapshot_tree(&dir.path().join("out"))
         .into_iter()
         .map(|(p, _)| p)
