@@ -98,6 +98,7 @@ pub fn check_schema(object: &Object) -> Option<Finding> {
             parse::<HorizontalPodAutoscaler>(&object.value)
         }
         ("policy/v1", "PodDisruptionBudget") => parse::<PodDisruptionBudget>(&object.value),
+        ("v1", "Secret") => secret_without_values(&object.value),
         _ => Ok(()),
     };
     let error = result.err()?;
@@ -109,6 +110,24 @@ pub fn check_schema(object: &Object) -> Option<Finding> {
             object.template, object.kind
         ),
     ))
+}
+
+/// Output goes to Git, so a Secret kiln renders may carry type, labels and annotations (for a
+/// controller that fills it, say) but never a value.
+fn secret_without_values(value: &Value) -> Result<(), String> {
+    parse::<k8s_openapi::api::core::v1::Secret>(value)?;
+    for field in ["data", "stringData"] {
+        if value
+            .get(field)
+            .and_then(Value::as_object)
+            .is_some_and(|entries| !entries.is_empty())
+        {
+            return Err(format!(
+                "{field}: holds secret values, and rendered output is committed to Git; reference a Secret kept elsewhere (External Secrets, Sealed Secrets, SOPS) instead"
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn parse<T: DeserializeOwned>(value: &Value) -> Result<(), String> {
@@ -130,6 +149,31 @@ mod tests {
             template: "templates/x.yaml".into(),
             instance: Some("x".into()),
             value,
+        }
+    }
+
+    #[test]
+    fn a_rendered_secret_never_holds_values() {
+        let empty = object(
+            "Secret",
+            "v1",
+            serde_json::json!({"apiVersion": "v1", "kind": "Secret", "type": "Opaque"}),
+        );
+        assert!(check_schema(&empty).is_none());
+        for field in ["data", "stringData"] {
+            let full = object(
+                "Secret",
+                "v1",
+                serde_json::json!({"apiVersion": "v1", "kind": "Secret", field: {"password": "c2VjcmV0"}}),
+            );
+            let finding = check_schema(&full).expect("a Secret with values is refused");
+            assert!(
+                finding
+                    .message
+                    .contains(&format!("{field}: holds secret values")),
+                "{}",
+                finding.message
+            );
         }
     }
 

@@ -17,27 +17,33 @@ use kiln::schema::check::check;
 use kiln::spec::load::{Document, InputFile, parse_documents};
 use serde_json::{Value, json};
 
-/// Every document of the repository's spec fixtures and examples.
+/// Every document of the repository's spec fixtures, examples and built-in chart cases.
 fn fixture_documents() -> Vec<(String, Value)> {
-    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let root = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
     let mut files = Vec::new();
     for dir in [
         "renderer/tests/fixtures/render",
         "renderer/tests/fixtures/seed",
         "examples/services",
     ] {
-        for entry in std::fs::read_dir(format!("{root}/{dir}")).unwrap() {
+        for entry in std::fs::read_dir(root.join(dir)).unwrap() {
             let path = entry.unwrap().path();
             if path.extension().is_some_and(|e| e == "yaml") {
                 files.push(path);
             }
         }
     }
+    for chart in std::fs::read_dir(root.join("charts")).unwrap() {
+        let Ok(cases) = std::fs::read_dir(chart.unwrap().path().join("tests")) else {
+            continue;
+        };
+        files.extend(cases.map(|case| case.unwrap().path().join("input.yaml")));
+    }
     files.sort();
     let mut documents = Vec::new();
     for path in files {
         let text = std::fs::read_to_string(&path).unwrap();
-        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let name = path.strip_prefix(root).unwrap().display().to_string();
         let file = InputFile {
             name: name.clone().into(),
             text: text.into(),
@@ -96,6 +102,24 @@ fn rule_breaking_variants() -> Vec<(String, Value)> {
         (
             "secret in config",
             service(json!({"config": "log=1\npassword=hunter2"})),
+        ),
+        (
+            "secret reference with a bad variable name",
+            service(json!({"secretEnv": {"DB-PASSWORD": {"secret": "db", "key": "password"}}})),
+        ),
+        (
+            "two secrets at one folder",
+            service(json!({"secretFiles": [
+                {"secret": "tls", "mountPath": "/etc/tls"},
+                {"secret": "ca", "mountPath": "/etc/tls"}]})),
+        ),
+        (
+            "secret at a relative folder",
+            service(json!({"secretFiles": [{"secret": "tls", "mountPath": "etc/tls"}]})),
+        ),
+        (
+            "health path with a query",
+            service(json!({"healthPath": "/healthz?full=1"})),
         ),
         (
             "long derived name",
