@@ -20,6 +20,7 @@
 //! assert!(report.objects.iter().any(|o| o.kind == "Deployment" && o.name == "web-v1s0"));
 //! ```
 
+pub mod api_rules;
 pub mod cel;
 pub mod chart;
 pub mod chart_tools;
@@ -38,6 +39,7 @@ pub mod quantity;
 pub mod render;
 pub mod schema;
 pub mod spec;
+pub mod strict;
 mod suggest;
 
 pub use finding::{FieldPath, Finding, Location, ObjectRef, Severity};

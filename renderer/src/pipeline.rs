@@ -344,7 +344,7 @@ impl Kiln {
                     let source = format!("{} {namespace}/*", engine.chart().renders.kind);
                     postprocess::stamp_source(&mut objects, &source);
                     for object in objects {
-                        report.findings.extend(postprocess::check_schema(&object));
+                        report.findings.extend(postprocess::check_output(&object));
                         report.objects.push(Manifest::from_object(object));
                     }
                 }
@@ -438,10 +438,8 @@ impl Rendered {
     /// Checks each object against its Kubernetes type and its namespace against the system
     /// namespaces the chart's `values` allow, and writes its YAML.
     fn from_objects(objects: Vec<crate::render::Object>, values: &serde_json::Value) -> Rendered {
-        let mut findings: Vec<Finding> = objects
-            .iter()
-            .filter_map(postprocess::check_schema)
-            .collect();
+        let mut findings: Vec<Finding> =
+            objects.iter().flat_map(postprocess::check_output).collect();
         for object in &objects {
             if let Some(namespace) = &object.namespace
                 && namespaces::is_refused(namespace, values)

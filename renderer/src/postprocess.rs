@@ -1,18 +1,16 @@
 //! Post-processing: what kiln adds to every rendered object, whatever the chart says.
 //! It stamps the spec that is the source of truth, rolls pods when their config changes
-//! (a content hash on the pod template), and checks each built-in kind against the
-//! Kubernetes types from k8s-openapi, so a chart mistake is caught before it reaches Git.
+//! (a content hash on the pod template), and checks each built-in kind as the API server
+//! would (strictly against the k8s-openapi types, then `api_rules`), so a chart mistake is
+//! caught before it reaches Git.
 
-use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
-use k8s_openapi::api::core::v1::{ConfigMap, ResourceQuota, Service, ServiceAccount};
-use k8s_openapi::api::policy::v1::PodDisruptionBudget;
-use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
+use crate::api_rules::{self, Problem};
 use crate::finding::{FieldPath, Finding};
 use crate::render::Object;
+use crate::strict::{Refusal, read};
 
 /// Names the spec an object was rendered from; the webhook points hand edits back to it.
 pub const SPEC_ANNOTATION: &str = "kiln.dev/spec";
@@ -86,54 +84,115 @@ fn ensure_object(value: &mut Value) -> &mut Map<String, Value> {
     value.as_object_mut().expect("made an object above")
 }
 
-/// Checks an object of a built-in kind against its Kubernetes type; other kinds pass.
-pub fn check_schema(object: &Object) -> Option<Finding> {
-    let result = match (object.api_version.as_str(), object.kind.as_str()) {
-        ("apps/v1", "Deployment") => parse::<Deployment>(&object.value),
-        ("v1", "Service") => parse::<Service>(&object.value),
-        ("v1", "ConfigMap") => parse::<ConfigMap>(&object.value),
-        ("v1", "ServiceAccount") => parse::<ServiceAccount>(&object.value),
-        ("v1", "ResourceQuota") => parse::<ResourceQuota>(&object.value),
+/// Checks an object of a built-in kind as the API server would: its Kubernetes type read
+/// strictly (wrong types and unknown fields), then what the server's validation refuses in
+/// well-typed objects (`api_rules`). Other kinds pass. One finding per problem.
+pub fn check_output(object: &Object) -> Vec<Finding> {
+    use k8s_openapi::api::{apps, autoscaling, batch, core, networking, policy, rbac};
+    let value = &object.value;
+    let checked = match (object.api_version.as_str(), object.kind.as_str()) {
+        ("apps/v1", "Deployment") => read(value).map(|d: apps::v1::Deployment| {
+            d.spec.map_or_else(Vec::new, |s| {
+                api_rules::workload(Some(&s.selector), &s.template, "spec")
+            })
+        }),
+        ("apps/v1", "StatefulSet") => read(value).map(|d: apps::v1::StatefulSet| {
+            d.spec.map_or_else(Vec::new, |s| {
+                api_rules::workload(Some(&s.selector), &s.template, "spec")
+            })
+        }),
+        ("apps/v1", "DaemonSet") => read(value).map(|d: apps::v1::DaemonSet| {
+            d.spec.map_or_else(Vec::new, |s| {
+                api_rules::workload(Some(&s.selector), &s.template, "spec")
+            })
+        }),
+        ("batch/v1", "Job") => read(value).map(|j: batch::v1::Job| {
+            j.spec.map_or_else(Vec::new, |s| {
+                api_rules::workload(s.selector.as_ref(), &s.template, "spec")
+            })
+        }),
+        ("batch/v1", "CronJob") => read(value).map(|c: batch::v1::CronJob| {
+            c.spec
+                .and_then(|s| s.job_template.spec)
+                .map_or_else(Vec::new, |s| {
+                    api_rules::workload(s.selector.as_ref(), &s.template, "spec.jobTemplate.spec")
+                })
+        }),
+        ("v1", "Service") => read(value)
+            .map(|s: core::v1::Service| s.spec.as_ref().map_or_else(Vec::new, api_rules::service)),
+        ("v1", "Secret") => read::<core::v1::Secret>(value).map(|_| secret_values(value)),
+        ("v1", "ConfigMap") => typed::<core::v1::ConfigMap>(value),
+        ("v1", "ServiceAccount") => typed::<core::v1::ServiceAccount>(value),
+        ("v1", "Namespace") => typed::<core::v1::Namespace>(value),
+        ("v1", "ResourceQuota") => typed::<core::v1::ResourceQuota>(value),
+        ("v1", "LimitRange") => typed::<core::v1::LimitRange>(value),
+        ("v1", "PersistentVolumeClaim") => typed::<core::v1::PersistentVolumeClaim>(value),
         ("autoscaling/v2", "HorizontalPodAutoscaler") => {
-            parse::<HorizontalPodAutoscaler>(&object.value)
+            typed::<autoscaling::v2::HorizontalPodAutoscaler>(value)
         }
-        ("policy/v1", "PodDisruptionBudget") => parse::<PodDisruptionBudget>(&object.value),
-        ("v1", "Secret") => secret_without_values(&object.value),
-        _ => Ok(()),
+        ("policy/v1", "PodDisruptionBudget") => typed::<policy::v1::PodDisruptionBudget>(value),
+        ("networking.k8s.io/v1", "NetworkPolicy") => typed::<networking::v1::NetworkPolicy>(value),
+        ("networking.k8s.io/v1", "Ingress") => typed::<networking::v1::Ingress>(value),
+        ("rbac.authorization.k8s.io/v1", "Role") => typed::<rbac::v1::Role>(value),
+        ("rbac.authorization.k8s.io/v1", "RoleBinding") => typed::<rbac::v1::RoleBinding>(value),
+        ("rbac.authorization.k8s.io/v1", "ClusterRole") => typed::<rbac::v1::ClusterRole>(value),
+        ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding") => {
+            typed::<rbac::v1::ClusterRoleBinding>(value)
+        }
+        _ => Ok(Vec::new()),
     };
-    let error = result.err()?;
-    Some(Finding::error(
-        "chart-output",
-        FieldPath::root(),
-        format!(
-            "{} rendered a {} that Kubernetes would reject: {error}",
-            object.template, object.kind
-        ),
-    ))
+    let rejected = |detail: String| {
+        Finding::error(
+            "chart-output",
+            FieldPath::root(),
+            format!(
+                "{} rendered a {} that Kubernetes would reject: {detail}",
+                object.template, object.kind
+            ),
+        )
+    };
+    match checked {
+        Ok(problems) => problems
+            .into_iter()
+            .map(|(path, problem)| rejected(format!("{path}: {problem}")))
+            .collect(),
+        Err(Refusal::Invalid(detail)) => vec![rejected(detail)],
+        Err(Refusal::Unknown(fields)) => fields
+            .into_iter()
+            .map(|field| {
+                let finding = rejected(format!("{}: unknown field", field.path));
+                match field.closest {
+                    Some(closest) => finding.hint(format!("did you mean `{closest}`?")),
+                    None => finding,
+                }
+            })
+            .collect(),
+    }
+}
+
+/// A kind with nothing to check beyond its type.
+fn typed<T: for<'de> serde::Deserialize<'de>>(value: &Value) -> Result<Vec<Problem>, Refusal> {
+    read::<T>(value).map(|_| Vec::new())
 }
 
 /// Output goes to Git, so a Secret kiln renders may carry type, labels and annotations (for a
 /// controller that fills it, say) but never a value.
-fn secret_without_values(value: &Value) -> Result<(), String> {
-    parse::<k8s_openapi::api::core::v1::Secret>(value)?;
-    for field in ["data", "stringData"] {
-        if value
-            .get(field)
-            .and_then(Value::as_object)
-            .is_some_and(|entries| !entries.is_empty())
-        {
-            return Err(format!(
-                "{field}: holds secret values, and rendered output is committed to Git; reference a Secret kept elsewhere (External Secrets, Sealed Secrets, SOPS) instead"
-            ));
-        }
-    }
-    Ok(())
-}
-
-fn parse<T: DeserializeOwned>(value: &Value) -> Result<(), String> {
-    serde_path_to_error::deserialize::<_, T>(value)
-        .map(drop)
-        .map_err(|error| format!("{}: {}", error.path(), error.inner()))
+fn secret_values(value: &Value) -> Vec<Problem> {
+    ["data", "stringData"]
+        .into_iter()
+        .filter(|field| {
+            value
+                .get(field)
+                .and_then(Value::as_object)
+                .is_some_and(|entries| !entries.is_empty())
+        })
+        .map(|field| {
+            (
+                field.to_owned(),
+                "holds secret values, and rendered output is committed to Git; reference a Secret kept elsewhere (External Secrets, Sealed Secrets, SOPS) instead".to_owned(),
+            )
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -159,14 +218,15 @@ mod tests {
             "v1",
             serde_json::json!({"apiVersion": "v1", "kind": "Secret", "type": "Opaque"}),
         );
-        assert!(check_schema(&empty).is_none());
+        assert!(check_output(&empty).is_empty());
         for field in ["data", "stringData"] {
             let full = object(
                 "Secret",
                 "v1",
                 serde_json::json!({"apiVersion": "v1", "kind": "Secret", field: {"password": "c2VjcmV0"}}),
             );
-            let finding = check_schema(&full).expect("a Secret with values is refused");
+            let findings = check_output(&full);
+            let finding = findings.first().expect("a Secret with values is refused");
             assert!(
                 finding
                     .message
@@ -207,7 +267,10 @@ mod tests {
             "apps/v1",
             serde_json::json!({"metadata": {"name": "x"}, "spec": {"replicas": "three", "selector": {}, "template": {}}}),
         );
-        let finding = check_schema(&bad).expect("a string replicas count is rejected");
+        let findings = check_output(&bad);
+        let finding = findings
+            .first()
+            .expect("a string replicas count is rejected");
         assert!(
             finding.message.contains("spec.replicas"),
             "{}",
