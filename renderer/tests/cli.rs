@@ -25,6 +25,8 @@ fn render_prints_the_valid_seed_as_one_stream() {
             "PodDisruptionBudget",
             "ServiceAccount",
             "ConfigMap",
+            // The major version's Service (ms-sample-v1), then the instance's.
+            "Service",
             "Service",
             "Deployment",
             "HorizontalPodAutoscaler"
@@ -179,6 +181,7 @@ fn output_folder_holds_one_file_per_object_and_a_kustomization() {
             "team/limitrange.yaml",
             "team/namespace.yaml",
             "team/resourcequota.yaml",
+            "team/service.yaml",
         ]
     );
     let deployment =
@@ -218,7 +221,7 @@ fn kubectl_kustomize_of_the_folder_yields_the_stream() {
     );
     let from_kustomize = util::parse_stream(&String::from_utf8(kustomize.stdout).unwrap());
     let from_stream = util::parse_stream(&stream.stdout);
-    assert_eq!(from_stream.len(), 37);
+    assert_eq!(from_stream.len(), 42);
     assert_eq!(from_kustomize, from_stream, "same objects, same order");
 }
 
@@ -233,7 +236,7 @@ fn rendering_again_changes_no_byte() {
     assert!(
         again
             .stderr
-            .contains("0 files written, 10 unchanged, 0 removed"),
+            .contains("0 files written, 11 unchanged, 0 removed"),
         "{}",
         again.stderr
     );
@@ -254,7 +257,7 @@ fn an_output_folder_inside_the_input_folder_is_not_read_back() {
     assert!(
         again
             .stderr
-            .contains("0 files written, 10 unchanged, 0 removed"),
+            .contains("0 files written, 11 unchanged, 0 removed"),
         "{}",
         again.stderr
     );
@@ -286,7 +289,9 @@ fn stale_generated_files_are_pruned_and_foreign_files_kept() {
     std::fs::remove_file(dir.path().join("specs/b.yaml")).unwrap();
     let run = kiln(dir.path(), &["render", "-f", "specs", "-o", "out"], None);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(run.stderr.contains("6 removed"), "{}", run.stderr);
+    // b's six files, its major-version Service, and a's major-version Service, which is
+    // `service.yaml` again now that it is the only Service of the namespace.
+    assert!(run.stderr.contains("8 removed"), "{}", run.stderr);
     let files: Vec<String> = snapshot_tree(&dir.path().join("out"))
         .into_iter()
         .map(|(p, _)| p)
@@ -442,7 +447,7 @@ fn an_undefined_template_variable_names_the_template_and_line() {
     assert_eq!(run.code, 1);
     assert!(
         run.stderr
-            .contains("my-chart templates/service.yaml: line 13: undefined value"),
+            .contains("my-chart templates/service.yaml: line 12: undefined value"),
         "{}",
         run.stderr
     );
@@ -672,5 +677,47 @@ fn a_second_chart_adds_a_kind_and_a_duplicate_kind_is_refused() {
             .contains("renders custom.ops/v1 KilnWebhook, which another chart renders too"),
         "{}",
         twice.stderr
+    );
+}
+
+#[test]
+fn a_minor_release_keeps_the_major_service_and_warns_that_the_old_instance_goes() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "specs/a.yaml", &spec("a", "team"));
+    let first = kiln(dir.path(), &["render", "-f", "specs", "-o", "out"], None);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    assert!(!first.stderr.contains("replaced"), "{}", first.stderr);
+    let major = std::fs::read_to_string(dir.path().join("out/team/service.yaml")).unwrap();
+    assert!(major.contains("name: a-v1\n"), "{major}");
+    let next = spec("a", "team")
+        .replace("a-v1s0", "a-v1s1")
+        .replace("\"1.0\"", "\"1.1\"");
+    write(dir.path(), "specs/a.yaml", &next);
+    let second = kiln(dir.path(), &["render", "-f", "specs", "-o", "out"], None);
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    assert!(
+        second.stderr.contains(
+            "kiln: warning: team/a-v1s0 is replaced by team/a-v1s1 (app.kubernetes.io/name: a)"
+        ),
+        "{}",
+        second.stderr
+    );
+    // The Service consumers call keeps its name and selector; only the instance list changes.
+    let after = std::fs::read_to_string(dir.path().join("out/team/service.yaml")).unwrap();
+    let without_instances = |text: &str| {
+        text.lines()
+            .filter(|l| !l.contains("kiln.dev/instances"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(without_instances(&major), without_instances(&after));
+    assert!(after.contains("kiln.dev/instances: a-v1s1"), "{after}");
+    assert!(!dir.path().join("out/team/a-v1s0").exists());
+    // Every instance object tells Argo CD to delete it last.
+    let deployment =
+        std::fs::read_to_string(dir.path().join("out/team/a-v1s1/deployment.yaml")).unwrap();
+    assert!(
+        deployment.contains("argocd.argoproj.io/sync-options: PruneLast=true"),
+        "{deployment}"
     );
 }

@@ -483,7 +483,7 @@ fn config_secret_warns_about_passwords() {
     assert_eq!(
         warnings(spec_with("config", json!("password=88888888"))),
         [
-            "spec.config: key \"password\" looks like a secret, and ConfigMaps are not encrypted; hint: move it to a Secret and reference it with spec.secretEnv (NAME: {secret: SECRET, key: KEY}) or spec.secretFiles"
+            "spec.config: key \"password\" looks like a secret, and ConfigMaps are not encrypted; hint: use spec.secretEnv"
         ]
     );
 }

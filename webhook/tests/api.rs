@@ -98,7 +98,7 @@ async fn validate_allows_the_valid_seed_with_a_secret_warning() {
     assert_eq!(
         warnings,
         [
-            "spec.config: key \"password\" looks like a secret, and ConfigMaps are not encrypted; hint: move it to a Secret and reference it with spec.secretEnv (NAME: {secret: SECRET, key: KEY}) or spec.secretFiles"
+            "spec.config: key \"password\" looks like a secret, and ConfigMaps are not encrypted; hint: use spec.secretEnv"
         ]
     );
     assert!(warnings.iter().all(|w| w.chars().count() <= 120));

@@ -20,8 +20,6 @@ labels:
   kiln.dev/auth: {{ if .s.needAuth }}required{{ else }}none{{ end }}
   {{- end }}
 annotations:
-  {{- if .host }}
-  kiln.dev/host: {{ printf "%s.%s.%s.%s" .s.path .s.msName .s.namespace .domain }}
-  {{- end }}
+  argocd.argoproj.io/sync-options: PruneLast=true
   kiln.dev/spec: {{ printf "MicroServiceDeploy %s/%s" .s.namespace .s.fullName }}
 {{- end }}

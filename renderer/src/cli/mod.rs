@@ -247,6 +247,16 @@ fn render(args: &RenderArgs) -> Result<ExitCode, String> {
                     output::folder::KUSTOMIZATION
                 );
             }
+            for replaced in &summary.replaced {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "kiln: warning: {ns}/{old} is replaced by {ns}/{new} (app.kubernetes.io/name: {app}): the old instance's objects leave the folder in this change, and its pods stop when the GitOps tool prunes them. Argo CD prunes objects marked PruneLast=true only after the sync is healthy; with Flux or kubectl, keep the old spec until {new} is ready and remove it in a second change",
+                    ns = replaced.namespace,
+                    old = replaced.old,
+                    new = replaced.new,
+                    app = replaced.app,
+                );
+            }
             let _ = writeln!(
                 std::io::stderr(),
                 "kiln: {} objects in {}: {} files written, {} unchanged, {} removed",

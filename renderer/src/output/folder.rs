@@ -69,6 +69,8 @@ pub struct Summary {
     pub removed: usize,
     /// Files that look generated but that this root does not own: reported, never deleted.
     pub unrecorded: Vec<String>,
+    /// Instances removed while a new instance of the same application was added.
+    pub replaced: Vec<super::replaced::Replacement>,
 }
 
 /// Relative path -> contents of every file the folder must hold, in stream order. Fails when
@@ -394,6 +396,10 @@ pub fn write(root: &Path, files: &[(PathBuf, String)]) -> Result<Summary, Folder
     }
     summary.unchanged = unchanged.len();
     summary.written = files.len() - unchanged.len();
+    if summary.removed > 0 {
+        let read = |relative: &Path| fs::read_to_string(root.join(relative)).ok();
+        summary.replaced = super::replaced::find(&old.recorded, read, files);
+    }
     for relative in &old.files {
         let path = root.join(relative);
         if !owned.contains(relative)

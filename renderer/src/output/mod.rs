@@ -3,6 +3,7 @@
 
 pub mod folder;
 pub mod order;
+pub mod replaced;
 pub mod yaml;
 
 use crate::postprocess::SPEC_ANNOTATION;
