@@ -12,15 +12,18 @@ build:
 	$(CARGO) build --workspace
 
 # Installs what the tests need when missing (the schema checker, the independent CEL runtime,
-# buildah), then runs every test: the workspace's, the image's and the README's commands.
+# checkov, buildah), then runs every test: the workspace's, the image's, the README's commands
+# and the checkov scan of the rendered examples.
 test: tools
 	$(CARGO) test --workspace
 	image/test.sh $(IMAGE)
 	tests/readme.py
+	tests/checkov.sh
 
 tools:
 	@command -v kubernetes-validate >/dev/null || python3 -m pip install --quiet kubernetes-validate
 	@python3 -c "import cel_expr_python" 2>/dev/null || python3 -m pip install --quiet cel-expr-python
+	@command -v checkov >/dev/null || python3 -m pip install --quiet checkov
 	@command -v kubectl >/dev/null || { echo "kubectl is needed for the kustomize test"; exit 1; }
 	@command -v buildah >/dev/null || command -v podman >/dev/null || { docker info >/dev/null 2>&1; } || \
 	  { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq buildah >/dev/null; } || \
