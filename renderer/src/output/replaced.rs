@@ -52,19 +52,22 @@ pub fn find(
         before.iter().filter_map(|p| instance_of(p)).collect();
     let new_instances: BTreeSet<(String, String)> =
         after.iter().filter_map(|(p, _)| instance_of(p)).collect();
+    // One labelled file per new instance names its application; the rest are not parsed.
     let mut added: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+    let mut labelled = BTreeSet::new();
     for (relative, contents) in after {
         let Some(instance) = instance_of(relative) else {
             continue;
         };
-        if old_instances.contains(&instance) {
+        if old_instances.contains(&instance) || labelled.contains(&instance) {
             continue;
         }
         if let Some(app) = app_of(contents) {
-            let names = added.entry((instance.0.clone(), app)).or_default();
-            if !names.contains(&instance.1) {
-                names.push(instance.1);
-            }
+            added
+                .entry((instance.0.clone(), app))
+                .or_default()
+                .push(instance.1.clone());
+            labelled.insert(instance);
         }
     }
     let mut replacements = Vec::new();

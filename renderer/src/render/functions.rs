@@ -74,11 +74,16 @@ fn invalid(message: impl Into<String>) -> Error {
     Error::new(ErrorKind::InvalidOperation, message.into())
 }
 
-fn quantity_of(written: &serde_json::Value) -> Result<Quantity, Error> {
-    let text = match written {
+/// A quantity as written in a spec or values: a string, or a bare number (`cpu: 2`).
+fn quantity_text(written: &serde_json::Value) -> String {
+    match written {
         serde_json::Value::String(text) => text.clone(),
         other => other.to_string(),
-    };
+    }
+}
+
+fn quantity_of(written: &serde_json::Value) -> Result<Quantity, Error> {
+    let text = quantity_text(written);
     text.parse()
         .map_err(|_| invalid(format!("quota_totals: {text:?} is not a quantity")))
 }
@@ -179,12 +184,8 @@ pub fn quota_totals(
                 {
                     return Err(invalid(format!(
                         "a workload requests {resource} {} but sets no {resource} limit, and the LimitRange's default limit {} is below that request, so the API server would reject its pods; set the workload's {resource} limit",
-                        request
-                            .as_str()
-                            .map_or_else(|| request.to_string(), str::to_owned),
-                        written
-                            .as_str()
-                            .map_or_else(|| written.to_string(), str::to_owned),
+                        quantity_text(request),
+                        quantity_text(written),
                     )));
                 }
                 total = quantity
