@@ -12,19 +12,28 @@ build:
 	$(CARGO) build --workspace
 
 # Installs what the tests need when missing (the schema checker, the independent CEL runtime,
-# checkov, buildah), then runs every test: the workspace's, the image's, the README's commands
-# and the checkov scan of the rendered examples.
+# checkov, buildah, promtool, node), then runs every test: the workspace's, the image's, the
+# README's commands, the checkov scan of the rendered examples, the rendered alerts under
+# promtool and the CRD-kind objects against their CRD schemas.
 test: tools
 	$(CARGO) test --workspace
 	image/test.sh $(IMAGE)
 	tests/readme.py
 	tests/checkov.sh
+	tests/alerts.py
+	tests/crd_kinds.py
 
 tools:
 	@command -v kubernetes-validate >/dev/null || python3 -m pip install --quiet kubernetes-validate
 	@python3 -c "import cel_expr_python" 2>/dev/null || python3 -m pip install --quiet cel-expr-python
 	@command -v checkov >/dev/null || python3 -m pip install --quiet checkov
 	@command -v kubectl >/dev/null || { echo "kubectl is needed for the kustomize test"; exit 1; }
+	@command -v promtool >/dev/null || \
+	  { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus >/dev/null; } || \
+	  { echo "the alert tests need promtool (Debian package prometheus)"; exit 1; }
+	@command -v npm >/dev/null || \
+	  { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null; } || \
+	  { echo "the CRD-kind schema check needs node and npm"; exit 1; }
 	@command -v buildah >/dev/null || command -v podman >/dev/null || { docker info >/dev/null 2>&1; } || \
 	  { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq buildah >/dev/null; } || \
 	  { echo "the image test needs docker (with a daemon), podman or buildah"; exit 1; }

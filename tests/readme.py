@@ -56,11 +56,13 @@ SPECIAL = {
         "kubectl kustomize deploy/ >/dev/null",
         "no cluster here: builds what apply -k would send",
     ),
-    "kubectl -n kiln-system create secret tls kiln-webhook-tls --cert kiln-certs/tls.crt"
-    " --key kiln-certs/tls.key": (
-        "kubectl -n kiln-system create secret tls kiln-webhook-tls --cert kiln-certs/tls.crt"
-        " --key kiln-certs/tls.key --dry-run=client -o yaml >/dev/null",
-        "no cluster here: client-side dry run, which reads and checks both files",
+    "kubectl -n kiln-system create secret generic kiln-webhook-tls --type kubernetes.io/tls"
+    " --from-file=tls.crt=kiln-certs/tls.crt --from-file=tls.key=kiln-certs/tls.key"
+    " --from-file=ca.crt=kiln-certs/ca.crt": (
+        "kubectl -n kiln-system create secret generic kiln-webhook-tls --type kubernetes.io/tls"
+        " --from-file=tls.crt=kiln-certs/tls.crt --from-file=tls.key=kiln-certs/tls.key"
+        " --from-file=ca.crt=kiln-certs/ca.crt --dry-run=client -o yaml >/dev/null",
+        "no cluster here: client-side dry run, which reads the three files",
     ),
     "cargo install cargo-fuzz": (
         None,

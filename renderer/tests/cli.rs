@@ -29,7 +29,9 @@ fn render_prints_the_valid_seed_as_one_stream() {
             "Service",
             "Service",
             "Deployment",
-            "HorizontalPodAutoscaler"
+            "HorizontalPodAutoscaler",
+            // Its alerts (monitoring.enabled).
+            "PrometheusRule"
         ]
     );
     // The seed's config holds a password: rendered, with a warning.
@@ -176,10 +178,12 @@ fn output_folder_holds_one_file_per_object_and_a_kustomization() {
             "team/a-v1s0/deployment.yaml",
             "team/a-v1s0/networkpolicy.yaml",
             "team/a-v1s0/poddisruptionbudget.yaml",
+            "team/a-v1s0/prometheusrule.yaml",
             "team/a-v1s0/service.yaml",
             "team/a-v1s0/serviceaccount.yaml",
             "team/limitrange.yaml",
             "team/namespace.yaml",
+            "team/prometheusrule.yaml",
             "team/resourcequota.yaml",
             "team/service.yaml",
         ]
@@ -221,7 +225,7 @@ fn kubectl_kustomize_of_the_folder_yields_the_stream() {
     );
     let from_kustomize = util::parse_stream(&String::from_utf8(kustomize.stdout).unwrap());
     let from_stream = util::parse_stream(&stream.stdout);
-    assert_eq!(from_stream.len(), 42);
+    assert_eq!(from_stream.len(), 49);
     assert_eq!(from_kustomize, from_stream, "same objects, same order");
 }
 
@@ -236,7 +240,7 @@ fn rendering_again_changes_no_byte() {
     assert!(
         again
             .stderr
-            .contains("0 files written, 11 unchanged, 0 removed"),
+            .contains("0 files written, 13 unchanged, 0 removed"),
         "{}",
         again.stderr
     );
@@ -257,7 +261,7 @@ fn an_output_folder_inside_the_input_folder_is_not_read_back() {
     assert!(
         again
             .stderr
-            .contains("0 files written, 11 unchanged, 0 removed"),
+            .contains("0 files written, 13 unchanged, 0 removed"),
         "{}",
         again.stderr
     );
@@ -289,9 +293,9 @@ fn stale_generated_files_are_pruned_and_foreign_files_kept() {
     std::fs::remove_file(dir.path().join("specs/b.yaml")).unwrap();
     let run = kiln(dir.path(), &["render", "-f", "specs", "-o", "out"], None);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    // b's six files, its major-version Service, and a's major-version Service, which is
+    // b's seven files, its major-version Service, and a's major-version Service, which is
     // `service.yaml` again now that it is the only Service of the namespace.
-    assert!(run.stderr.contains("8 removed"), "{}", run.stderr);
+    assert!(run.stderr.contains("9 removed"), "{}", run.stderr);
     let files: Vec<String> = snapshot_tree(&dir.path().join("out"))
         .into_iter()
         .map(|(p, _)| p)
