@@ -118,6 +118,14 @@ fn rule_breaking_variants() -> Vec<(String, Value)> {
             service(json!({"secretFiles": [{"secret": "tls", "mountPath": "etc/tls"}]})),
         ),
         (
+            "authenticated service scraped on its own port",
+            service(json!({"needAuth": true, "metrics": {"port": 8080}})),
+        ),
+        (
+            "metrics path with a space",
+            service(json!({"metrics": {"port": 9090, "path": "/my metrics"}})),
+        ),
+        (
             "health path with a query",
             service(json!({"healthPath": "/healthz?full=1"})),
         ),
