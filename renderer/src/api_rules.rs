@@ -66,7 +66,8 @@ pub fn selects(selector: &LabelSelector, labels: &BTreeMap<String, String>) -> b
     labels_match && expressions_match
 }
 
-fn pod(spec: &PodSpec, at: &str) -> Vec<Problem> {
+/// What the API server refuses in a pod spec at `at` (handlers, port names, probe ports).
+pub fn pod(spec: &PodSpec, at: &str) -> Vec<Problem> {
     let mut problems = Vec::new();
     let init = spec.init_containers.iter().flatten().enumerate();
     let init = init.map(|(i, c)| (format!("{at}.initContainers[{i}]"), c));

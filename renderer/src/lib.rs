@@ -33,6 +33,7 @@ pub mod kind;
 pub mod namespaces;
 pub mod output;
 mod parallel;
+pub mod passthrough;
 mod pipeline;
 pub mod postprocess;
 pub mod quantity;

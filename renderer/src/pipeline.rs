@@ -11,12 +11,15 @@ use crate::finding::{FieldPath, Finding, Location, ObjectRef};
 use crate::output::{Manifest, order};
 use crate::render::{Engine, Exports, Instance, NamespaceContext};
 use crate::spec::load::{Document, InputFile, parse_all};
-use crate::{namespaces, postprocess};
+use crate::{namespaces, passthrough, postprocess};
 
 /// The renderer: charts compiled and ready, shared by every request or run.
 pub struct Kiln {
     /// One per kind, in the order the charts were given.
     engines: Vec<Engine>,
+    /// Whether `run` lets documents of no chart's kind through as plain manifests
+    /// (`passthrough`); off unless asked, so one document is always judged as a spec.
+    passthrough: bool,
 }
 
 /// What kiln concluded about one document.
@@ -31,6 +34,8 @@ pub struct Checked {
     pub variables: serde_json::Value,
     /// Findings with object and, for documents from files, position attached.
     pub findings: Vec<Finding>,
+    /// A plain manifest that goes to the output as written (`run` with passthrough on).
+    pub manifest: Option<crate::render::Object>,
 }
 
 impl Checked {
@@ -82,7 +87,18 @@ impl Kiln {
             .into_iter()
             .map(|chart| Engine::new(chart, exports.clone()))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Kiln { engines })
+        Ok(Kiln {
+            engines,
+            passthrough: false,
+        })
+    }
+
+    /// With `on`, `run` lets a document of no chart's kind through to the output as a plain
+    /// manifest (checked strictly, refused when it looks like a misspelt kind) instead of
+    /// reporting an unknown kind.
+    pub fn with_passthrough(mut self, on: bool) -> Kiln {
+        self.passthrough = on;
+        self
     }
 
     /// The charts, in the order given.
@@ -122,6 +138,7 @@ impl Kiln {
             defaulted: None,
             variables: serde_json::Value::Null,
             findings: Vec::new(),
+            manifest: None,
         };
         match self.dispatch(&document.value) {
             Err(finding) => checked.findings.push(finding),
@@ -147,17 +164,50 @@ impl Kiln {
                 checked.variables = judgement.variables;
             }
         }
-        for finding in &mut checked.findings {
-            finding.object.get_or_insert_with(|| object.clone());
-            if finding.location.is_none() {
-                finding.location = document.location_of(&finding.field);
-            }
+        locate(&mut checked, document);
+        checked
+    }
+
+    /// `check`, or with passthrough on and a document of no chart's kind, the plain manifest
+    /// it is (or why it may not pass through).
+    fn check_or_pass(&self, document: &Document) -> Checked {
+        if !self.passthrough || self.renders(&document.value) {
+            return self.check(document);
         }
-        // Position first, then field: the same order in the CLI and in a webhook denial.
+        let mut checked = Checked {
+            object: object_ref(&document.value),
+            chart: None,
+            defaulted: None,
+            variables: serde_json::Value::Null,
+            findings: Vec::new(),
+            manifest: None,
+        };
+        match passthrough::admit(&document.value, &self.known_kinds()) {
+            Ok(object) => {
+                checked.findings.extend(self.passed_namespace(&object));
+                checked.manifest = Some(object);
+            }
+            // No apiVersion or kind to judge by: `check` says what is missing.
+            Err(findings) if findings.is_empty() => return self.check(document),
+            Err(findings) => checked.findings = findings,
+        }
+        locate(&mut checked, document);
         checked
-            .findings
-            .sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
-        checked
+    }
+
+    /// A plain manifest may go into a system namespace only when a chart allows it.
+    fn passed_namespace(&self, object: &crate::render::Object) -> Option<Finding> {
+        let namespace = object.namespace.as_deref()?;
+        let mut values = self.charts().map(|chart| &chart.values).peekable();
+        let refused = values.peek().is_some()
+            && values.all(|values| namespaces::is_refused(namespace, values));
+        refused.then(|| {
+            namespaces::refused(
+                FieldPath::of(&["metadata", "namespace"]),
+                namespace,
+                "puts a plain manifest into",
+            )
+        })
     }
 
     /// The document with every absent defaultable field added and nothing else changed, or
@@ -262,12 +312,16 @@ impl Kiln {
     /// their contents are dropped once checked, which keeps large runs small.
     pub fn run(&self, mut documents: Vec<Document>) -> Report {
         let mut report = Report::default();
-        let mut checked = crate::parallel::map(&documents, |document| self.check(document));
+        let mut checked = crate::parallel::map(&documents, |document| self.check_or_pass(document));
         let mut instances: Vec<(usize, usize, Instance)> = Vec::new();
+        let mut manifests = Vec::new();
         for (index, (document, result)) in documents.iter_mut().zip(&mut checked).enumerate() {
             document.value = serde_json::Value::Null;
             let has_errors = result.has_errors();
             report.findings.append(&mut result.findings);
+            if let (false, Some(object)) = (has_errors, result.manifest.take()) {
+                manifests.push((index, object));
+            }
             if let (false, Some(chart), Some(object)) =
                 (has_errors, result.chart, result.defaulted.take())
             {
@@ -288,6 +342,7 @@ impl Kiln {
         };
         collect_objects(rendered, &checked, &documents, &instance_field, &mut report);
         self.render_namespaces(&instances, &checked, &documents, &mut report);
+        add_manifests(manifests, &checked, &documents, &mut report);
         order::sort(&mut report.objects);
         report
             .findings
@@ -511,6 +566,75 @@ fn collect_objects(
             .findings
             .push(attach(finding, &checked[second], &documents[second]));
     }
+}
+
+/// Puts the plain manifests into the report, after every rendered object: one that is also
+/// rendered from a spec, or given twice, is an error on the manifest.
+fn add_manifests(
+    manifests: Vec<(usize, crate::render::Object)>,
+    checked: &[Checked],
+    documents: &[Document],
+    report: &mut Report,
+) {
+    if manifests.is_empty() {
+        return;
+    }
+    let mut taken: HashMap<(String, Option<String>, String), Option<String>> = report
+        .objects
+        .iter()
+        .map(|m| {
+            (
+                (m.kind.clone(), m.namespace.clone(), m.name.clone()),
+                m.source.clone(),
+            )
+        })
+        .collect();
+    for (index, object) in manifests {
+        let identity = (
+            object.kind.clone(),
+            object.namespace.clone(),
+            object.name.clone(),
+        );
+        if let Some(source) = taken.get(&identity) {
+            let by = source.as_deref().map_or_else(
+                || "another manifest".to_owned(),
+                |spec| format!("the spec {spec}"),
+            );
+            let finding = Finding::error(
+                "duplicate-object",
+                FieldPath::of(&["metadata", "name"]),
+                format!(
+                    "{} {}/{} is given by {by} too",
+                    object.kind,
+                    object.namespace.as_deref().unwrap_or(""),
+                    object.name
+                ),
+            )
+            .hint("keep one: a plain manifest cannot replace or repeat an object");
+            report
+                .findings
+                .push(attach(finding, &checked[index], &documents[index]));
+            continue;
+        }
+        taken.insert(identity, None);
+        let mut manifest = Manifest::from_object(object);
+        manifest.passed_through = true;
+        report.objects.push(manifest);
+    }
+}
+
+/// Attaches the document's object to each finding, and a position to those without one, then
+/// sorts them: position first, then field, the same order in the CLI and in a webhook denial.
+fn locate(checked: &mut Checked, document: &Document) {
+    for finding in &mut checked.findings {
+        finding.object.get_or_insert_with(|| checked.object.clone());
+        if finding.location.is_none() {
+            finding.location = document.location_of(&finding.field);
+        }
+    }
+    checked
+        .findings
+        .sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
 }
 
 /// Gives a finding raised while rendering the object and position of its spec.

@@ -84,11 +84,22 @@ fn ensure_object(value: &mut Value) -> &mut Map<String, Value> {
     value.as_object_mut().expect("made an object above")
 }
 
+/// One thing the API server would refuse in an object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    /// Where, as `spec.template.spec.containers[0].ports[1].name`; empty for the whole object.
+    pub path: String,
+    pub problem: String,
+    pub hint: Option<String>,
+}
+
 /// Checks an object of a built-in kind as the API server would: its Kubernetes type read
 /// strictly (wrong types and unknown fields), then what the server's validation refuses in
-/// well-typed objects (`api_rules`). Other kinds pass. One finding per problem.
-pub fn check_output(object: &Object) -> Vec<Finding> {
-    use k8s_openapi::api::{apps, autoscaling, batch, core, networking, policy, rbac};
+/// well-typed objects (`api_rules`). Other kinds pass. One entry per problem.
+pub fn refusals(object: &Object) -> Vec<Refused> {
+    use k8s_openapi::api::{
+        apps, autoscaling, batch, core, networking, policy, rbac, scheduling, storage,
+    };
     let value = &object.value;
     let checked = match (object.api_version.as_str(), object.kind.as_str()) {
         ("apps/v1", "Deployment") => read(value).map(|d: apps::v1::Deployment| {
@@ -127,12 +138,21 @@ pub fn check_output(object: &Object) -> Vec<Finding> {
         ("v1", "ResourceQuota") => typed::<core::v1::ResourceQuota>(value),
         ("v1", "LimitRange") => typed::<core::v1::LimitRange>(value),
         ("v1", "PersistentVolumeClaim") => typed::<core::v1::PersistentVolumeClaim>(value),
+        ("v1", "PersistentVolume") => typed::<core::v1::PersistentVolume>(value),
+        ("v1", "Pod") => read(value).map(|p: core::v1::Pod| {
+            p.spec
+                .as_ref()
+                .map_or_else(Vec::new, |spec| api_rules::pod(spec, "spec"))
+        }),
         ("autoscaling/v2", "HorizontalPodAutoscaler") => {
             typed::<autoscaling::v2::HorizontalPodAutoscaler>(value)
         }
         ("policy/v1", "PodDisruptionBudget") => typed::<policy::v1::PodDisruptionBudget>(value),
         ("networking.k8s.io/v1", "NetworkPolicy") => typed::<networking::v1::NetworkPolicy>(value),
         ("networking.k8s.io/v1", "Ingress") => typed::<networking::v1::Ingress>(value),
+        ("networking.k8s.io/v1", "IngressClass") => typed::<networking::v1::IngressClass>(value),
+        ("storage.k8s.io/v1", "StorageClass") => typed::<storage::v1::StorageClass>(value),
+        ("scheduling.k8s.io/v1", "PriorityClass") => typed::<scheduling::v1::PriorityClass>(value),
         ("rbac.authorization.k8s.io/v1", "Role") => typed::<rbac::v1::Role>(value),
         ("rbac.authorization.k8s.io/v1", "RoleBinding") => typed::<rbac::v1::RoleBinding>(value),
         ("rbac.authorization.k8s.io/v1", "ClusterRole") => typed::<rbac::v1::ClusterRole>(value),
@@ -141,33 +161,57 @@ pub fn check_output(object: &Object) -> Vec<Finding> {
         }
         _ => Ok(Vec::new()),
     };
-    let rejected = |detail: String| {
-        Finding::error(
-            "chart-output",
-            FieldPath::root(),
-            format!(
-                "{} rendered a {} that Kubernetes would reject: {detail}",
-                object.template, object.kind
-            ),
-        )
-    };
     match checked {
         Ok(problems) => problems
             .into_iter()
-            .map(|(path, problem)| rejected(format!("{path}: {problem}")))
+            .map(|(path, problem)| Refused {
+                path,
+                problem,
+                hint: None,
+            })
             .collect(),
-        Err(Refusal::Invalid(detail)) => vec![rejected(detail)],
+        Err(Refusal::Invalid(detail)) => vec![Refused {
+            path: String::new(),
+            problem: detail,
+            hint: None,
+        }],
         Err(Refusal::Unknown(fields)) => fields
             .into_iter()
-            .map(|field| {
-                let finding = rejected(format!("{}: unknown field", field.path));
-                match field.closest {
-                    Some(closest) => finding.hint(format!("did you mean `{closest}`?")),
-                    None => finding,
-                }
+            .map(|field| Refused {
+                path: field.path,
+                problem: "unknown field".into(),
+                hint: field
+                    .closest
+                    .map(|closest| format!("did you mean `{closest}`?")),
             })
             .collect(),
     }
+}
+
+/// `refusals` of a rendered object, as findings against the chart template that made it.
+pub fn check_output(object: &Object) -> Vec<Finding> {
+    refusals(object)
+        .into_iter()
+        .map(|refused| {
+            let detail = if refused.path.is_empty() {
+                refused.problem
+            } else {
+                format!("{}: {}", refused.path, refused.problem)
+            };
+            let finding = Finding::error(
+                "chart-output",
+                FieldPath::root(),
+                format!(
+                    "{} rendered a {} that Kubernetes would reject: {detail}",
+                    object.template, object.kind
+                ),
+            );
+            match refused.hint {
+                Some(hint) => finding.hint(hint),
+                None => finding,
+            }
+        })
+        .collect()
 }
 
 /// A kind with nothing to check beyond its type.

@@ -117,6 +117,10 @@ pub struct InputArgs {
     pub files: Vec<String>,
     #[command(flatten)]
     pub charts: ChartArgs,
+    /// Refuse documents of kinds no chart renders, instead of passing them through to the
+    /// output as plain manifests (checked as strictly as rendered objects).
+    #[arg(long = "no-passthrough")]
+    pub no_passthrough: bool,
 }
 
 #[derive(Debug, Args)]
@@ -299,7 +303,9 @@ fn write_stdout(bytes: &[u8]) -> Result<(), String> {
 
 /// Loads the chart and inputs and runs the pipeline.
 fn check_inputs(args: &InputArgs) -> Result<Report, String> {
-    let kiln = Kiln::load(&args.charts.charts, &args.charts.values).map_err(|e| e.to_string())?;
+    let kiln = Kiln::load(&args.charts.charts, &args.charts.values)
+        .map_err(|e| e.to_string())?
+        .with_passthrough(!args.no_passthrough);
     let files = read_inputs(&args.files).map_err(|e| e.to_string())?;
     Ok(kiln.run_files(&files))
 }

@@ -114,16 +114,16 @@ pub fn plan(objects: &[Manifest]) -> Result<Vec<(PathBuf, String)>, FolderError>
             path.push(file_name);
         }
         let source = match &object.source {
-            Some(spec) => format!("from {spec}"),
+            _ if object.passed_through => {
+                "from a plain manifest among the inputs. Do not edit: change that manifest and render again".to_owned()
+            }
+            Some(spec) => format!("from {spec}. Do not edit: change the spec and render again"),
             None => format!(
-                "for namespace {}",
+                "for namespace {}. Do not edit: change the spec and render again",
                 object.namespace.as_deref().unwrap_or("(cluster)")
             ),
         };
-        let contents = format!(
-            "{HEADER} {source}. Do not edit: change the spec and render again.\n{}",
-            object.yaml
-        );
+        let contents = format!("{HEADER} {source}.\n{}", object.yaml);
         files.push((path, contents));
     }
     let mut kustomization = format!(
@@ -610,6 +610,7 @@ mod tests {
 
     fn manifest(kind: &str, namespace: &str, name: &str) -> Manifest {
         Manifest {
+            passed_through: false,
             api_version: "v1".into(),
             kind: kind.into(),
             namespace: Some(namespace.into()),

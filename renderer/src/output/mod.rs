@@ -21,6 +21,8 @@ pub struct Manifest {
     pub instance: Option<String>,
     /// The `kiln.dev/spec` annotation: which spec to edit to change this object.
     pub source: Option<String>,
+    /// A plain manifest from the input, written as given (no spec behind it).
+    pub passed_through: bool,
     pub yaml: String,
 }
 
@@ -43,6 +45,7 @@ impl Manifest {
             name: object.name,
             instance: object.instance,
             source,
+            passed_through: false,
         }
     }
 }
