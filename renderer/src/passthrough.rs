@@ -107,11 +107,14 @@ pub fn admit(value: &Value, charts: &[KindId]) -> Result<Object, Vec<Finding>> {
         // The dispatcher reports a missing or mistyped apiVersion or kind first.
         return Err(Vec::new());
     };
-    if let Some(finding) = near_chart_kind(api_version, kind, charts) {
-        return Err(vec![finding]);
-    }
-    if let Some(finding) = unknown_built_in(api_version, kind) {
-        return Err(vec![finding]);
+    // A built-in kind is what it says, however close to a chart's (APIService, AppService).
+    if !is_built_in(api_version, kind) {
+        if let Some(finding) = near_chart_kind(api_version, kind, charts) {
+            return Err(vec![finding]);
+        }
+        if let Some(finding) = unknown_built_in(api_version, kind) {
+            return Err(vec![finding]);
+        }
     }
     let name = match value.pointer("/metadata/name") {
         Some(Value::String(name)) if !name.is_empty() => name.clone(),
@@ -186,7 +189,7 @@ fn near_chart_kind(api_version: &str, kind: &str, charts: &[KindId]) -> Option<F
     let close = charts.iter().find(|chart| {
         let chart_group = group_of(&chart.api_version);
         suggest::closest(kind, &[chart.kind.as_str()]).is_some()
-            || group == chart_group
+            || (!chart_group.is_empty() && group == chart_group)
             || (!chart_group.is_empty()
                 && suggest::closest(group, &[chart_group]).is_some()
                 && kind.eq_ignore_ascii_case(&chart.kind))
@@ -203,6 +206,12 @@ fn near_chart_kind(api_version: &str, kind: &str, charts: &[KindId]) -> Option<F
         )
         .hint(format!("did you mean apiVersion: {}, kind: {}?", close.api_version, close.kind)),
     )
+}
+
+fn is_built_in(api_version: &str, kind: &str) -> bool {
+    BUILT_IN
+        .iter()
+        .any(|(version, kinds)| *version == api_version && kinds.contains(&kind))
 }
 
 /// A kind that its built-in group version does not have: `apps/v1 Deploymnet`.
@@ -235,10 +244,16 @@ mod tests {
     use serde_json::json;
 
     fn charts() -> Vec<KindId> {
-        vec![KindId {
-            api_version: "custom.ops/v1".into(),
-            kind: "MicroServiceDeploy".into(),
-        }]
+        vec![
+            KindId {
+                api_version: "custom.ops/v1".into(),
+                kind: "MicroServiceDeploy".into(),
+            },
+            KindId {
+                api_version: "app.example.com/v1".into(),
+                kind: "AppService".into(),
+            },
+        ]
     }
 
     fn refused(value: Value) -> String {
@@ -256,10 +271,13 @@ mod tests {
             ("external-secrets.io/v1beta1", "ExternalSecret"),
             ("v1", "ConfigMap"),
             ("networking.k8s.io/v1beta1", "Ingress"),
+            // One letter from the chart kind AppService, but a built-in kind.
+            ("apiregistration.k8s.io/v1", "APIService"),
         ] {
             let value = json!({"apiVersion": api_version, "kind": kind,
                 "metadata": {"name": "x", "namespace": "shop"}});
-            let object = admit(&value, &charts()).expect("passes");
+            let object = admit(&value, &charts())
+                .unwrap_or_else(|findings| panic!("{api_version} {kind}: {findings:?}"));
             assert_eq!(
                 (object.kind.as_str(), object.namespace.as_deref()),
                 (kind, Some("shop"))
