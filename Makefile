@@ -12,9 +12,10 @@ build:
 	$(CARGO) build --workspace
 
 # Installs what the tests need when missing (the schema checker, the independent CEL runtime,
-# checkov, buildah, promtool, node), then runs every test: the workspace's, the image's, the
-# README's commands, the checkov scan of the rendered examples, the rendered alerts under
-# promtool and the CRD-kind objects against their CRD schemas.
+# checkov, buildah, promtool, node, etcd), then runs every test: the workspace's, the image's,
+# the README's commands, the checkov scan of the rendered examples, the rendered alerts under
+# promtool, the CRD-kind objects against their CRD schemas and the etcd chart's flags with a
+# real etcd.
 test: tools
 	$(CARGO) test --workspace
 	image/test.sh $(IMAGE)
@@ -22,6 +23,7 @@ test: tools
 	tests/checkov.sh
 	tests/alerts.py
 	tests/crd_kinds.py
+	tests/etcd_cluster.py
 
 tools:
 	@command -v kubernetes-validate >/dev/null || python3 -m pip install --quiet kubernetes-validate
@@ -34,6 +36,9 @@ tools:
 	@command -v npm >/dev/null || \
 	  { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null; } || \
 	  { echo "the CRD-kind schema check needs node and npm"; exit 1; }
+	@{ command -v etcd >/dev/null && command -v etcdctl >/dev/null; } || \
+	  { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq --no-install-recommends etcd-server etcd-client >/dev/null; } || \
+	  { echo "the etcd chart test needs etcd and etcdctl (Debian packages etcd-server, etcd-client)"; exit 1; }
 	@command -v buildah >/dev/null || command -v podman >/dev/null || { docker info >/dev/null 2>&1; } || \
 	  { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq buildah >/dev/null; } || \
 	  { echo "the image test needs docker (with a daemon), podman or buildah"; exit 1; }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::{env, fs};
 
 /// The chart folders under `charts/` that ship inside the binary.
-const BUILTIN: &[&str] = &["microservice", "appservice"];
+const BUILTIN: &[&str] = &["microservice", "appservice", "etcd", "redisenterprise"];
 
 fn main() {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));

@@ -14,7 +14,7 @@ use crate::strict::{Refusal, read};
 
 /// Names the spec an object was rendered from; the webhook points hand edits back to it.
 pub const SPEC_ANNOTATION: &str = "kiln.dev/spec";
-/// On pod templates: the hash of the instance's ConfigMap data.
+/// On pod templates: the hash of the ConfigMap data and Certificate specs rendered beside them.
 pub const CONFIG_HASH_ANNOTATION: &str = "kiln.dev/config-hash";
 
 /// Names the spec (or, for namespace-wide objects, the specs) each object comes from.
@@ -29,38 +29,96 @@ pub fn finish_instance(objects: &mut [Object], spec_ref: &str) {
     stamp_source(objects, spec_ref);
     let config_hash = config_hash(objects);
     for object in objects.iter_mut() {
-        if object.kind == "Deployment" && object.api_version == "apps/v1" {
+        if ROLLED_WORKLOADS.contains(&(object.api_version.as_str(), object.kind.as_str())) {
             annotations(&mut object.value, "/spec/template/metadata")
                 .insert(CONFIG_HASH_ANNOTATION.into(), config_hash.clone().into());
         }
     }
 }
 
-/// sha256 over the ConfigMaps' data, in name and key order; independent of template layout.
+/// Workloads whose pods roll when the content hash changes.
+const ROLLED_WORKLOADS: &[(&str, &str)] = &[
+    ("apps/v1", "Deployment"),
+    ("apps/v1", "StatefulSet"),
+    ("apps/v1", "DaemonSet"),
+];
+
+/// What pods read from objects rendered beside them, by (API group, kind): a ConfigMap's
+/// data, and a cert-manager Certificate's spec (issuer, names, lifetime), so that a
+/// reviewed change of either rolls the pods. A renewal changes the Secret, not the spec,
+/// and rolls nothing.
+const HASHED_CONTENT: &[(&str, &str, &[&str])] = &[
+    ("", "ConfigMap", &["data", "binaryData"]),
+    ("cert-manager.io", "Certificate", &["spec"]),
+];
+
+/// sha256 over the hashed content, in kind, name and key order; independent of template
+/// layout. Only ConfigMaps give the hash of an instance that renders no Certificate, so the
+/// hashes of such instances stay as they were before Certificates counted.
 fn config_hash(objects: &[Object]) -> String {
-    let mut config_maps: Vec<&Object> = objects.iter().filter(|o| o.kind == "ConfigMap").collect();
-    config_maps.sort_by(|a, b| a.name.cmp(&b.name));
     let mut hasher = Sha256::new();
-    for config_map in config_maps {
-        hasher.update(config_map.name.as_bytes());
-        hasher.update([0]);
-        for field in ["data", "binaryData"] {
-            let Some(Value::Object(entries)) = config_map.value.get(field) else {
-                continue;
-            };
-            let mut keys: Vec<&String> = entries.keys().collect();
-            keys.sort();
-            for key in keys {
-                hasher.update(key.as_bytes());
+    for (group, kind, fields) in HASHED_CONTENT {
+        let mut sources: Vec<&Object> = objects
+            .iter()
+            .filter(|o| o.kind == *kind && api_group(&o.api_version) == *group)
+            .collect();
+        sources.sort_by(|a, b| a.name.cmp(&b.name));
+        for source in sources {
+            if *kind != "ConfigMap" {
+                hasher.update(kind.as_bytes());
                 hasher.update([0]);
-                hasher.update(entries[key].to_string().as_bytes());
-                hasher.update([0]);
+            }
+            hasher.update(source.name.as_bytes());
+            hasher.update([0]);
+            for field in *fields {
+                match source.value.get(field) {
+                    Some(Value::Object(entries)) => {
+                        let mut keys: Vec<&String> = entries.keys().collect();
+                        keys.sort();
+                        for key in keys {
+                            hasher.update(key.as_bytes());
+                            hasher.update([0]);
+                            hasher.update(canonical(&entries[key]).as_bytes());
+                            hasher.update([0]);
+                        }
+                    }
+                    Some(other) => {
+                        hasher.update(canonical(other).as_bytes());
+                        hasher.update([0]);
+                    }
+                    None => {}
+                }
             }
         }
     }
     let digest = hasher.finalize();
     let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
     format!("sha256:{}", &hex[..16])
+}
+
+/// `apps` of `apps/v1`; empty for the core group (`v1`).
+fn api_group(api_version: &str) -> &str {
+    api_version.rsplit_once('/').map_or("", |(group, _)| group)
+}
+
+/// JSON text with keys in order at every depth, so the hash never depends on map order.
+fn canonical(value: &Value) -> String {
+    match value {
+        Value::Object(entries) => {
+            let mut keys: Vec<&String> = entries.keys().collect();
+            keys.sort();
+            let fields: Vec<String> = keys
+                .into_iter()
+                .map(|key| format!("{}:{}", Value::from(key.as_str()), canonical(&entries[key])))
+                .collect();
+            format!("{{{}}}", fields.join(","))
+        }
+        Value::Array(items) => {
+            let items: Vec<String> = items.iter().map(canonical).collect();
+            format!("[{}]", items.join(","))
+        }
+        other => other.to_string(),
+    }
 }
 
 /// The annotations map under `pointer`, created if missing.

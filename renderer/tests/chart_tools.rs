@@ -206,7 +206,7 @@ fn chart_new_and_chart_test_refuse_bad_arguments_and_incomplete_cases() {
 #[test]
 fn the_built_in_charts_pass_their_own_cases() {
     let dir = tempfile::tempdir().unwrap();
-    for chart in ["microservice", "appservice"] {
+    for chart in ["microservice", "appservice", "etcd", "redisenterprise"] {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../charts/").to_owned() + chart;
         let test = kiln(dir.path(), &["chart", "test", &path], None);
         assert_eq!(test.code, 0, "{chart}: {}{}", test.stdout, test.stderr);

@@ -639,7 +639,7 @@ fn the_webhook_chart_deploys_the_crd_that_kiln_crd_prints() {
         })
         .collect();
     let printed = util::parse_stream(&crd.stdout);
-    assert_eq!(printed.len(), 2, "one CRD per built-in chart with a schema");
+    assert_eq!(printed.len(), 4, "one CRD per built-in chart with a schema");
     let names = |crds: &[serde_json::Value]| {
         let mut names: Vec<String> = crds
             .iter()
@@ -806,7 +806,7 @@ fn a_misspelt_kind_or_a_bad_manifest_is_refused_not_passed_through() {
         lines,
         [
             "specs/bad.yaml:2:1: Deploymnet/x: kind: apps/v1 has no kind Deploymnet; hint: did you mean Deployment?",
-            "specs/bad.yaml:6:1: MicroserviceDeploy/y: kind: kiln has no chart for custom.ops/v1 MicroserviceDeploy, and it is too close to custom.ops/v1 MicroServiceDeploy to pass through as a plain manifest; it renders: custom.ops/v1 MicroServiceDeploy, app.example.com/v1 AppService; hint: did you mean apiVersion: custom.ops/v1, kind: MicroServiceDeploy?",
+            "specs/bad.yaml:6:1: MicroserviceDeploy/y: kind: kiln has no chart for custom.ops/v1 MicroserviceDeploy, and it is too close to custom.ops/v1 MicroServiceDeploy to pass through as a plain manifest; it renders: custom.ops/v1 MicroServiceDeploy, app.example.com/v1 AppService, etcd.database.coreos.com/v1beta2 EtcdCluster, app.redislabs.com/v1alpha1 RedisEnterpriseCluster; hint: did you mean apiVersion: custom.ops/v1, kind: MicroServiceDeploy?",
             "specs/bad.yaml:15:7: Service/z: spec.ports[0].targetPrt: unknown field; Kubernetes would reject this Service; hint: did you mean `targetPort`?",
             "specs/bad.yaml:19:12: ConfigMap/a-v1s0: metadata.name: ConfigMap team/a-v1s0 is given by the spec MicroServiceDeploy team/a-v1s0 too; hint: keep one: a plain manifest cannot replace or repeat an object",
             "kiln: 4 errors; nothing was written",

@@ -418,7 +418,9 @@ fn field_type_rejects_a_string_for_a_boolean() {
 fn field_type_rejects_a_string_for_replicas() {
     assert_eq!(
         errors(spec_with("replicas", json!("3"))),
-        ["spec.replicas: must be an integer (got \"3\")"]
+        [
+            "spec.replicas: must be an integer, not a string (got \"3\"); hint: write 3 without quotes"
+        ]
     );
 }
 
@@ -431,7 +433,7 @@ fn unknown_kind_lists_the_known_kinds() {
     assert_eq!(
         errors(document),
         [
-            "kind: kiln has no chart for custom.ops/v2 MicroServiceDeploy; it renders: custom.ops/v1 MicroServiceDeploy, app.example.com/v1 AppService"
+            "kind: kiln has no chart for custom.ops/v2 MicroServiceDeploy; it renders: custom.ops/v1 MicroServiceDeploy, app.example.com/v1 AppService, etcd.database.coreos.com/v1beta2 EtcdCluster, app.redislabs.com/v1alpha1 RedisEnterpriseCluster"
         ]
     );
 }

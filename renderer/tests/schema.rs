@@ -220,7 +220,12 @@ fn crds_and_admission_policies_pass_strict_schemas_of_1_30_and_the_newest_kubern
 #[test]
 fn editor_schemas_accept_the_valid_fixtures_and_mark_typos_types_and_ranges() {
     let dir = tempfile::tempdir().unwrap();
-    for kind in ["MicroServiceDeploy", "appservice"] {
+    for kind in [
+        "MicroServiceDeploy",
+        "appservice",
+        "EtcdCluster",
+        "RedisEnterpriseCluster",
+    ] {
         let run = kiln(dir.path(), &["schema", kind], None);
         assert_eq!(run.code, 0, "{}", run.stderr);
         std::fs::write(dir.path().join(format!("{kind}.json")), run.stdout).unwrap();
@@ -235,6 +240,7 @@ fn editor_schemas_accept_the_valid_fixtures_and_mark_typos_types_and_ranges() {
     let invalid = [
         fixture("render/err-typos.yaml"),
         fixture("render/err-appservice.yaml"),
+        fixture("render/err-redis-seed.yaml"),
     ];
     let output = Command::new("python3")
         .arg(concat!(
@@ -263,6 +269,7 @@ fn editor_schemas_accept_the_valid_fixtures_and_mark_typos_types_and_ranges() {
         "spec.size: 101 is greater than the maximum of 100",
         "spec.ports.0.nodePort: 8080 is less than the minimum of 30000",
         "'nodport' was unexpected",
+        "spec.persistentSpec.enabled: 'true' is not of type 'boolean'",
     ] {
         assert!(
             invalid_errors.contains(expected),

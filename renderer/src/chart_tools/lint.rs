@@ -52,12 +52,18 @@ pub fn lint(dir: &Path, values: &[PathBuf]) -> Result<Vec<String>, ChartError> {
             "no values.schema.yaml, not checked".into()
         }
     ));
-    lines.push(format!(
-        "templates: {} and {} compile and read only fields the schema, variables and values \
-         have",
-        counted(chart.instance_templates.len(), "instance template"),
-        counted(chart.namespace_templates.len(), "namespace template")
-    ));
+    lines.push(if chart.guards_only() {
+        "templates: none; the chart guards its kind, and the checked object, defaults applied, \
+         is the output"
+            .to_owned()
+    } else {
+        format!(
+            "templates: {} and {} compile and read only fields the schema, variables and values \
+             have",
+            counted(chart.instance_templates.len(), "instance template"),
+            counted(chart.namespace_templates.len(), "namespace template")
+        )
+    });
     lines.push(format!(
         "exports: {}, {}",
         counted(usize::from(crd.is_some()), "CRD"),

@@ -164,13 +164,43 @@ impl Engine {
 
     /// Renders every instance template for one spec: templates see `spec`, `metadata`,
     /// `variables`, `instance` (`name`, `namespace`), `values` and `chart`.
+    /// A chart that only guards its kind outputs the checked object, defaults applied.
     pub fn render_instance(&self, instance: &Instance) -> Result<Vec<Object>, Finding> {
+        if self.chart.guards_only() {
+            return Ok(vec![self.checked_object(instance)]);
+        }
         let ctx = self.instance_context(instance);
         let mut objects = self.render_all(&self.chart.instance_templates, &ctx)?;
         for object in &mut objects {
             object.instance = Some(instance.name.clone());
         }
         Ok(objects)
+    }
+
+    /// The object of a guard chart's kind as the API server should receive it: apiVersion,
+    /// kind, metadata (namespace filled in) and the defaulted spec.
+    fn checked_object(&self, instance: &Instance) -> Object {
+        let renders = &self.chart.renders;
+        let value = serde_json::json!({
+            "apiVersion": renders.api_version,
+            "kind": renders.kind,
+            "metadata": instance.metadata,
+            "spec": instance.spec,
+        });
+        Object {
+            api_version: renders.api_version.clone(),
+            kind: renders.kind.clone(),
+            namespace: Some(instance.namespace.clone()),
+            name: instance
+                .metadata
+                .get("name")
+                .and_then(|name| name.as_str())
+                .unwrap_or_default()
+                .to_owned(),
+            template: "the checked object".to_owned(),
+            instance: Some(instance.name.clone()),
+            value,
+        }
     }
 
     fn instance_context(&self, instance: &Instance) -> Value {

@@ -167,6 +167,18 @@ impl Checker<'_> {
                         "write \"{as_written}\"; unquoted, YAML reads 1.10 as the number 1.1"
                     ))
             }
+            // Quotes made text of what the author meant as a flag or a number: `'true'`.
+            (Type::Boolean | Type::Integer | Type::Number, Value::String(text))
+                if quoted_scalar_fits(kind, text) =>
+            {
+                Finding::error(
+                    "field-type",
+                    path.clone(),
+                    format!("must be {}, not a string", type_name(kind)),
+                )
+                .got(value)
+                .hint(format!("write {} without quotes", text.trim()))
+            }
             (Type::Object, _) => {
                 let what = if path.is_root() {
                     "the document"
@@ -317,6 +329,17 @@ pub fn unknown_field(field: FieldPath, name: &str, known: &[&str]) -> Finding {
         Some(candidate) => finding.hint(format!("did you mean `{candidate}`?")),
         None if known.is_empty() => finding,
         None => finding.hint(format!("known fields: {}", known.join(", "))),
+    }
+}
+
+/// True when a quoted value would have been of `kind` without its quotes.
+fn quoted_scalar_fits(kind: Type, text: &str) -> bool {
+    let text = text.trim();
+    match kind {
+        Type::Boolean => text == "true" || text == "false",
+        Type::Integer => text.parse::<i64>().is_ok(),
+        Type::Number => text.parse::<f64>().is_ok_and(f64::is_finite),
+        _ => false,
     }
 }
 
