@@ -40,8 +40,10 @@ def main():
     if not os.path.exists(marker):
         os.makedirs(MODULES, exist_ok=True)
         subprocess.run(["npm", "install", "--silent", "--no-audit", "--no-fund", "--prefix", MODULES, *PACKAGES], check=True)
-    objects = render("-f", "examples/services") + render(
-        "-f", "examples/kiln-webhook.yaml", "--chart", "charts/webhook"
+    objects = (
+        render("-f", "examples/services")
+        + render("-f", "examples/kiln-webhook.yaml", "--chart", "charts/webhook")
+        + render("-f", "examples/etcd")
     )
     crd_objects = [o for o in objects if o["apiVersion"].startswith(CRD_GROUPS)]
     kinds = sorted({o["kind"] for o in crd_objects})
