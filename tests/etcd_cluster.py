@@ -69,6 +69,13 @@ def localize(arg, member, work):
     return re.sub(rf"{NAME}-(\d+)\.{NAME}\.{NAMESPACE}\.svc:(2379|2380)", local, arg)
 
 
+def local_command(command, member, work):
+    """A container's command as run here: its binary (/usr/local/bin/NAME) from PATH, each
+    argument localized."""
+    assert command[0].startswith("/usr/local/bin/"), command
+    return [os.path.basename(command[0])] + [localize(arg, member, work) for arg in command[1:]]
+
+
 def of_kind(objects, kind):
     return [o for o in objects if o["kind"] == kind]
 
@@ -76,9 +83,9 @@ def of_kind(objects, kind):
 def member_command(objects):
     statefulset = of_kind(objects, "StatefulSet")[0]
     container = statefulset["spec"]["template"]["spec"]["containers"][0]
-    command = list(container["command"])
+    command = container["command"]
     assert command[0] == "/usr/local/bin/etcd", command
-    return ["etcd"] + command[1:], statefulset
+    return command, statefulset
 
 
 def etcdctl(*args, endpoint=None, check=True):
@@ -94,7 +101,7 @@ def etcdctl(*args, endpoint=None, check=True):
 
 def start(command, member, work, processes):
     log = open(os.path.join(work, f"member-{member}.log"), "w")
-    args = [localize(arg, member, work) for arg in command]
+    args = local_command(command, member, work)
     processes[member] = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
 
 
@@ -125,6 +132,15 @@ def run_job(command, backoff_limit):
     raise AssertionError(f"{' '.join(command)} failed {backoff_limit + 1} times: {run.stderr}")
 
 
+def run_membership_job(objects, name, member, work):
+    """The resize Job `name`, as rendered, run as its Pod would (`member`: whose address the
+    localized arguments use)."""
+    job = of_kind(objects, "Job")[0]
+    assert job["metadata"]["name"] == name, job["metadata"]["name"]
+    command = job["spec"]["template"]["spec"]["containers"][0]["command"]
+    run_job(local_command(command, member, work), job["spec"]["backoffLimit"])
+
+
 def member_names():
     listing = json.loads(etcdctl("member", "list", "-w", "json").stdout)
     return {m.get("name", ""): m["ID"] for m in listing["members"]}
@@ -136,8 +152,7 @@ def check_backup(objects, work):
     snapshot = pod["initContainers"][0]["command"]
     backup_dir = os.path.join(work, "backup")
     os.makedirs(backup_dir)
-    args = [localize(a, 0, work).replace("/backup/", backup_dir + "/") for a in snapshot]
-    args[0] = "etcdctl"
+    args = [a.replace("/backup/", backup_dir + "/") for a in local_command(snapshot, 0, work)]
     run = subprocess.run(args, capture_output=True, text=True, env={**os.environ, "ETCDCTL_API": "3"})
     assert run.returncode == 0, run.stderr
     status = subprocess.run(
@@ -165,7 +180,7 @@ def check_backup(objects, work):
         )
     os.chmod(os.path.join(stub_dir, "aws"), 0o755)
     env = {e["name"]: e["value"] for e in upload["env"]}
-    env["AWS_CONFIG_FILE"] = os.path.join(work, "aws-config")
+    env["HOME"] = work  # the pod's HOME is its writable emptyDir
     env["PATH"] = f"{stub_dir}:{os.environ['PATH']}"
     run = subprocess.run(["/bin/sh", "-ec", script], env=env, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
@@ -175,7 +190,7 @@ def check_backup(objects, work):
     # 16 listed + the one just uploaded is not listed by the stand-in: keep the newest
     # `retention` (5) of the listed ones, delete the 11 oldest; never the .txt.
     assert deleted == [f"default/example/202601{d:02d}T030000Z.db" for d in range(11, 0, -1)], deleted
-    assert "addressing_style = path" in open(env["AWS_CONFIG_FILE"]).read()
+    assert "addressing_style = path" in open(os.path.join(work, ".aws", "config")).read()
 
 
 def main():
@@ -208,11 +223,7 @@ def main():
             print("backup: snapshot saved and readable; upload and retention as scripted")
 
             grown = render({**spec, "spec": {**spec["spec"], "size": 4, "resize": {"from": 3}}}, work)
-            job = of_kind(grown, "Job")[0]
-            assert job["metadata"]["name"] == f"{NAME}-3-join"
-            job_command = [localize(a, 3, work) for a in job["spec"]["template"]["spec"]["containers"][0]["command"]]
-            job_command[0] = "etcdctl"
-            run_job(job_command, job["spec"]["backoffLimit"])
+            run_membership_job(grown, f"{NAME}-3-join", 3, work)
             command, statefulset = member_command(grown)
             assert "--initial-cluster-state=existing" in command
             start(command, 3, work, processes)
@@ -222,11 +233,7 @@ def main():
 
             member_id = format(member_names()[f"{NAME}-3"], "x")
             shrunk = render({**spec, "spec": {**spec["spec"], "size": 3, "resize": {"from": 4, "removeMemberID": member_id}}}, work)
-            job = of_kind(shrunk, "Job")[0]
-            assert job["metadata"]["name"] == f"{NAME}-3-leave"
-            job_command = [localize(a, 0, work) for a in job["spec"]["template"]["spec"]["containers"][0]["command"]]
-            job_command[0] = "etcdctl"
-            run_job(job_command, job["spec"]["backoffLimit"])
+            run_membership_job(shrunk, f"{NAME}-3-leave", 0, work)
             processes.pop(3).wait(timeout=30)  # a removed member stops by itself
             wait_healthy(range(3))
             assert sorted(member_names()) == [f"{NAME}-{i}" for i in range(3)], member_names()

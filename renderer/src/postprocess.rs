@@ -71,22 +71,8 @@ fn config_hash(objects: &[Object]) -> String {
             hasher.update(source.name.as_bytes());
             hasher.update([0]);
             for field in *fields {
-                match source.value.get(field) {
-                    Some(Value::Object(entries)) => {
-                        let mut keys: Vec<&String> = entries.keys().collect();
-                        keys.sort();
-                        for key in keys {
-                            hasher.update(key.as_bytes());
-                            hasher.update([0]);
-                            hasher.update(canonical(&entries[key]).as_bytes());
-                            hasher.update([0]);
-                        }
-                    }
-                    Some(other) => {
-                        hasher.update(canonical(other).as_bytes());
-                        hasher.update([0]);
-                    }
-                    None => {}
+                if let Some(content) = source.value.get(field) {
+                    hash_content(&mut hasher, content);
                 }
             }
         }
@@ -94,6 +80,27 @@ fn config_hash(objects: &[Object]) -> String {
     let digest = hasher.finalize();
     let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
     format!("sha256:{}", &hex[..16])
+}
+
+/// A mapping as its entries in key order (`key NUL value NUL`, as ConfigMap data always
+/// was), anything else as its canonical JSON.
+fn hash_content(hasher: &mut Sha256, content: &Value) {
+    match content {
+        Value::Object(entries) => {
+            let mut keys: Vec<&String> = entries.keys().collect();
+            keys.sort();
+            for key in keys {
+                hasher.update(key.as_bytes());
+                hasher.update([0]);
+                hasher.update(canonical(&entries[key]).as_bytes());
+                hasher.update([0]);
+            }
+        }
+        other => {
+            hasher.update(canonical(other).as_bytes());
+            hasher.update([0]);
+        }
+    }
 }
 
 /// `apps` of `apps/v1`; empty for the core group (`v1`).

@@ -7,15 +7,12 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use axum::body::{Body, to_bytes};
-use axum::http::{Request, StatusCode};
-use base64::Engine as _;
+use axum::http::StatusCode;
 use kiln::Kiln;
 use kiln::chart::Chart;
 use kiln_webhook::{AppState, metrics::Metrics, router};
 use serde_json::{Value, json};
-use tower::ServiceExt;
-use util::{UID, apply_patch, review, spec_fixture};
+use util::{apply_patch, patch_of, post_review, review, send, spec_fixture};
 
 const LIMIT: usize = 1024 * 1024;
 
@@ -27,55 +24,6 @@ fn app() -> axum::Router {
         request_timeout: Duration::from_secs(5),
     });
     router(state, LIMIT)
-}
-
-async fn send(
-    app: &axum::Router,
-    method: &str,
-    path: &str,
-    body: Vec<u8>,
-) -> (StatusCode, Vec<u8>) {
-    let request = Request::builder()
-        .method(method)
-        .uri(path)
-        .header("content-type", "application/json")
-        .body(Body::from(body))
-        .unwrap();
-    let response = app.clone().oneshot(request).await.unwrap();
-    let status = response.status();
-    (
-        status,
-        to_bytes(response.into_body(), usize::MAX)
-            .await
-            .unwrap()
-            .to_vec(),
-    )
-}
-
-async fn post_review(app: &axum::Router, path: &str, review: &Value) -> Value {
-    let (status, body) = send(app, "POST", path, serde_json::to_vec(review).unwrap()).await;
-    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
-    let answer: Value = serde_json::from_slice(&body).unwrap();
-    assert_eq!(answer["apiVersion"], "admission.k8s.io/v1");
-    assert_eq!(answer["kind"], "AdmissionReview");
-    assert_eq!(answer["response"]["uid"], UID, "the uid is echoed");
-    answer["response"].clone()
-}
-
-fn patch_of(response: &Value) -> Option<Value> {
-    let encoded = response
-        .get("patch")?
-        .as_str()
-        .expect("the patch is a base64 string");
-    assert_eq!(response["patchType"], "JSONPatch");
-    Some(
-        serde_json::from_slice(
-            &base64::engine::general_purpose::STANDARD
-                .decode(encoded)
-                .unwrap(),
-        )
-        .unwrap(),
-    )
 }
 
 #[tokio::test]

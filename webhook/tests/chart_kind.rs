@@ -8,14 +8,11 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::http::Request;
 use kiln::Kiln;
 use kiln::spec::load::{InputFile, parse_documents};
 use kiln_webhook::{AppState, metrics::Metrics, router};
 use serde_json::{Value, json};
-use tower::ServiceExt;
-use util::{apply_patch, review};
+use util::{apply_patch, patch_of, post_review, review};
 
 const SCHEMA: &str = r#"type: object
 required: [spec]
@@ -151,20 +148,6 @@ fn a_kind_from_files_is_validated_with_positions_and_hints() {
     );
 }
 
-async fn post(app: &axum::Router, path: &str, body: &Value) -> Value {
-    let request = Request::builder()
-        .method("POST")
-        .uri(path)
-        .header("content-type", "application/json")
-        .body(Body::from(serde_json::to_vec(body).unwrap()))
-        .unwrap();
-    let response = app.clone().oneshot(request).await.unwrap();
-    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
-        .await
-        .unwrap();
-    serde_json::from_slice::<Value>(&bytes).unwrap()["response"].clone()
-}
-
 #[tokio::test]
 async fn a_kind_from_files_is_admitted_with_the_cli_messages() {
     let (_dir, kiln) = kiln_with_the_chart();
@@ -178,7 +161,7 @@ async fn a_kind_from_files_is_admitted_with_the_cli_messages() {
         1 << 20,
     );
     let bad = nightly(json!({"schedule": "0 3 * *", "image": "registry.example.com/backup:1.2"}));
-    let denied = post(
+    let denied = post_review(
         &app,
         "/validate",
         &review("CREATE", Some(&bad), None, false),
@@ -192,21 +175,15 @@ async fn a_kind_from_files_is_admitted_with_the_cli_messages() {
 
     let mut good =
         nightly(json!({"schedule": "0 3 * * *", "image": "registry.example.com/backup:1.2"}));
-    let mutated = post(&app, "/mutate", &review("CREATE", Some(&good), None, false)).await;
+    let mutated = post_review(&app, "/mutate", &review("CREATE", Some(&good), None, false)).await;
     assert_eq!(mutated["allowed"], true);
-    let patch: Value = {
-        use base64::Engine as _;
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(mutated["patch"].as_str().expect("a patch"))
-            .unwrap();
-        serde_json::from_slice(&bytes).unwrap()
-    };
+    let patch = patch_of(&mutated).expect("a patch");
     apply_patch(&mut good, &patch);
     assert_eq!(good["spec"]["jobName"], "backup-job");
     assert_eq!(good["spec"]["keep"], 3);
-    let again = post(&app, "/mutate", &review("CREATE", Some(&good), None, false)).await;
+    let again = post_review(&app, "/mutate", &review("CREATE", Some(&good), None, false)).await;
     assert!(again.get("patch").is_none_or(Value::is_null), "{again}");
-    let allowed = post(
+    let allowed = post_review(
         &app,
         "/validate",
         &review("CREATE", Some(&good), None, false),

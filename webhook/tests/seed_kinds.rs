@@ -8,13 +8,10 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::http::Request;
 use kiln::Kiln;
 use kiln_webhook::{AppState, metrics::Metrics, router};
 use serde_json::{Value, json};
-use tower::ServiceExt;
-use util::{apply_patch, review, spec_fixture};
+use util::{apply_patch, patch_of, post_review, review, spec_fixture};
 
 fn app() -> axum::Router {
     router(
@@ -28,31 +25,17 @@ fn app() -> axum::Router {
     )
 }
 
+/// A CREATE of `object` through the router; the review's response.
 async fn post(app: &axum::Router, path: &str, object: &Value) -> Value {
-    let body = review("CREATE", Some(object), None, false);
-    let request = Request::builder()
-        .method("POST")
-        .uri(path)
-        .header("content-type", "application/json")
-        .body(Body::from(serde_json::to_vec(&body).unwrap()))
-        .unwrap();
-    let response = app.clone().oneshot(request).await.unwrap();
-    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
-        .await
-        .unwrap();
-    serde_json::from_slice::<Value>(&bytes).unwrap()["response"].clone()
+    post_review(app, path, &review("CREATE", Some(object), None, false)).await
 }
 
 /// Applies what /mutate returns, and checks a second /mutate has nothing more to add.
 async fn mutated(app: &axum::Router, mut object: Value) -> Value {
     let response = post(app, "/mutate", &object).await;
     assert_eq!(response["allowed"], true, "{response}");
-    if let Some(patch) = response["patch"].as_str() {
-        use base64::Engine as _;
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(patch)
-            .unwrap();
-        apply_patch(&mut object, &serde_json::from_slice(&bytes).unwrap());
+    if let Some(patch) = patch_of(&response) {
+        apply_patch(&mut object, &patch);
     }
     let again = post(app, "/mutate", &object).await;
     assert!(again.get("patch").is_none_or(Value::is_null), "{again}");

@@ -5,8 +5,12 @@
 
 pub mod client;
 
+use axum::body::{Body, to_bytes};
+use axum::http::{Request, StatusCode};
+use base64::Engine as _;
 use serde::Deserialize as _;
 use serde_json::{Value, json};
+use tower::ServiceExt;
 
 pub const UID: &str = "705ab4f5-6393-11e8-b7cc-42010a800002";
 
@@ -54,6 +58,59 @@ pub fn review(
             "dryRun": dry_run
         }
     })
+}
+
+/// One request through the router, in-process; the status and the whole body.
+pub async fn send(
+    app: &axum::Router,
+    method: &str,
+    path: &str,
+    body: Vec<u8>,
+) -> (StatusCode, Vec<u8>) {
+    let request = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("content-type", "application/json")
+        .body(Body::from(body))
+        .unwrap();
+    let response = app.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    (
+        status,
+        to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap()
+            .to_vec(),
+    )
+}
+
+/// An AdmissionReview through the router: answered 200 with the review's envelope and uid;
+/// its `response`.
+pub async fn post_review(app: &axum::Router, path: &str, review: &Value) -> Value {
+    let (status, body) = send(app, "POST", path, serde_json::to_vec(review).unwrap()).await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    let answer: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(answer["apiVersion"], "admission.k8s.io/v1");
+    assert_eq!(answer["kind"], "AdmissionReview");
+    assert_eq!(answer["response"]["uid"], UID, "the uid is echoed");
+    answer["response"].clone()
+}
+
+/// The JSON patch of a response (base64, `patchType: JSONPatch`), if any.
+pub fn patch_of(response: &Value) -> Option<Value> {
+    let encoded = response
+        .get("patch")?
+        .as_str()
+        .expect("the patch is a base64 string");
+    assert_eq!(response["patchType"], "JSONPatch");
+    Some(
+        serde_json::from_slice(
+            &base64::engine::general_purpose::STANDARD
+                .decode(encoded)
+                .unwrap(),
+        )
+        .unwrap(),
+    )
 }
 
 /// Applies RFC 6902 `add` and `replace` operations (all kiln emits) to `document`.
