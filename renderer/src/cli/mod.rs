@@ -11,8 +11,14 @@ use clap::{Args, Parser, Subcommand};
 use crate::chart::{Chart, ChartError};
 use crate::chart_tools;
 use crate::output;
-use crate::spec::load::read_inputs;
-use crate::{Kiln, Report};
+use crate::{Finding, Report};
+
+mod diff;
+mod findings;
+mod jobs;
+
+use findings::Format;
+use jobs::{Job, PlanError};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -25,7 +31,7 @@ PodDisruptionBudget and one ResourceQuota per namespace. Commit the output to Gi
 or Flux apply it; the pull request is the human review.\n\n\
 Exit status: 0 when every spec is valid, 1 when any is invalid (nothing is written), \
 2 on usage or I/O errors.",
-    after_help = "Examples:\n  kiln render -f specs/                 manifests of every spec under specs/ on stdout\n  kiln render -f specs/ -o deploy/       one file per object under deploy/, plus kustomization.yaml\n  kiln validate -f service.yaml          check only\n  cat service.yaml | kiln render -f -    read a spec from stdin"
+    after_help = "Examples:\n  kiln render -f specs/                 manifests of every spec under specs/ on stdout\n  kiln render -f specs/ -o deploy/       one file per object under deploy/, plus kustomization.yaml\n  kiln validate -f service.yaml          check only\n  cat service.yaml | kiln render -f -    read a spec from stdin\n  kiln init                             write a kiln.yaml project with two environments\n  kiln render --all-envs                 render every environment of kiln.yaml into its folder\n  kiln diff --env prod                   what a render of prod would change (exit 1 if anything)"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -34,10 +40,20 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Render specs into manifests: a YAML stream on stdout, or a GitOps folder with -o.
+    /// Render specs into manifests: a YAML stream on stdout, or a GitOps folder with -o (or
+    /// each environment's folder, from kiln.yaml).
     Render(RenderArgs),
     /// Check specs with every rule and print the findings; write nothing.
-    Validate(InputArgs),
+    Validate(ValidateArgs),
+    /// Compare what a render would write with the output folder, object by object, as a
+    /// unified diff; exit 0 when identical, 1 when different, 2 on error (like diff).
+    Diff(DiffArgs),
+    /// Write a commented starter kiln.yaml (two environments) and a first spec.
+    Init {
+        /// The folder of the new project (default: the current folder).
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+    },
     /// Work with charts.
     #[command(subcommand)]
     Chart(ChartCommand),
@@ -98,6 +114,8 @@ pub enum ChartCommand {
         /// Values files to check with it, as --values of render.
         #[arg(long = "values", value_name = "FILE")]
         values: Vec<PathBuf>,
+        #[arg(long = "output-format", value_enum, default_value_t)]
+        format: Format,
     },
     /// Run the chart's cases (DIR/tests/CASE/input.yaml against expected.yaml and
     /// findings.txt); exit 1 when one fails.
@@ -112,9 +130,23 @@ pub enum ChartCommand {
 #[derive(Debug, Args)]
 pub struct InputArgs {
     /// Spec files or folders (searched recursively for *.yaml and *.yml), or - for stdin.
-    /// Multi-document files are fine. Repeat the flag or list several paths.
-    #[arg(short = 'f', long = "file", value_name = "PATH", required = true, num_args = 1..)]
+    /// Multi-document files are fine. Repeat the flag or list several paths. Without -f,
+    /// kiln reads kiln.yaml from this folder or the nearest parent.
+    #[arg(short = 'f', long = "file", value_name = "PATH", num_args = 1..)]
     pub files: Vec<String>,
+    /// The environment of kiln.yaml to work on.
+    #[arg(long = "env", value_name = "NAME")]
+    pub env: Option<String>,
+    /// Work on every environment of kiln.yaml.
+    #[arg(long = "all-envs")]
+    pub all_envs: bool,
+    /// The project file, instead of looking for kiln.yaml.
+    #[arg(long = "project", value_name = "FILE")]
+    pub project: Option<PathBuf>,
+    /// A patch applied to the rendered objects after the project's: RFC 6902 operations, or
+    /// a strategic-merge mapping that names its object. Repeatable.
+    #[arg(long = "patch", value_name = "FILE")]
+    pub patches: Vec<PathBuf>,
     #[command(flatten)]
     pub charts: ChartArgs,
     /// Refuse documents of kinds no chart renders, instead of passing them through to the
@@ -129,9 +161,39 @@ pub struct RenderArgs {
     pub input: InputArgs,
     /// Write one file per object under DIR/<namespace>/<instance>/ and a root
     /// kustomization.yaml; generated files no longer produced are removed, other files are
-    /// never touched.
+    /// never touched. `-o -` writes the YAML stream to stdout, even for an environment.
     #[arg(short = 'o', long = "output", value_name = "DIR")]
-    pub output: Option<PathBuf>,
+    pub output: Option<String>,
+    /// Write nothing; exit 1 listing every file of the output folder that is stale, missing
+    /// or obsolete.
+    #[arg(long)]
+    pub check: bool,
+    #[arg(long = "output-format", value_enum, default_value_t)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[arg(long = "output-format", value_enum, default_value_t)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// The output folder to compare with (default: the environment's, from kiln.yaml).
+    #[arg(short = 'o', long = "output", value_name = "DIR")]
+    pub output: Option<String>,
+    /// Color the diff.
+    #[arg(long, value_enum, default_value_t)]
+    pub color: diff::Color,
+    /// With json, sarif or github, every changed file is a finding (rule stale-output)
+    /// instead of a diff.
+    #[arg(long = "output-format", value_enum, default_value_t)]
+    pub format: Format,
 }
 
 /// Runs the command line and returns the process exit code.
@@ -150,10 +212,9 @@ pub fn main() -> ExitCode {
 pub fn run(cli: Cli) -> Result<ExitCode, String> {
     match cli.command {
         Command::Render(args) => render(&args),
-        Command::Validate(args) => {
-            let report = check_inputs(&args)?;
-            Ok(finish(&report))
-        }
+        Command::Validate(args) => validate(&args),
+        Command::Diff(args) => diff(&args),
+        Command::Init { dir } => init(&dir),
         Command::Chart(ChartCommand::Export { dir, name }) => {
             export_chart(&dir, name.as_deref()).map(|()| ExitCode::SUCCESS)
         }
@@ -171,21 +232,31 @@ pub fn run(cli: Cli) -> Result<ExitCode, String> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Chart(ChartCommand::Lint { dir, values }) => {
-            match chart_tools::lint::lint(&dir, &values) {
-                Ok(lines) => {
-                    write_stdout(format!("{}\n", lines.join("\n")).as_bytes())?;
-                    Ok(ExitCode::SUCCESS)
-                }
-                // A folder that cannot be read is an I/O error (exit 2); anything else the
-                // chart says wrongly is the finding lint exists for (exit 1).
-                Err(error @ ChartError::Io { .. }) => Err(error.to_string()),
-                Err(error) => {
-                    let _ = writeln!(std::io::stderr(), "{error}");
-                    Ok(ExitCode::from(1))
-                }
+        Command::Chart(ChartCommand::Lint {
+            dir,
+            values,
+            format,
+        }) => match chart_tools::lint::lint(&dir, &values) {
+            Ok(lines) if format == Format::Text => {
+                write_stdout(format!("{}\n", lines.join("\n")).as_bytes())?;
+                Ok(ExitCode::SUCCESS)
             }
-        }
+            Ok(_) => {
+                emit(format, &[], true)?;
+                Ok(ExitCode::SUCCESS)
+            }
+            // A folder that cannot be read is an I/O error (exit 2); anything else the
+            // chart says wrongly is the finding lint exists for (exit 1).
+            Err(error @ ChartError::Io { .. }) => Err(error.to_string()),
+            Err(error) if format == Format::Text => {
+                let _ = writeln!(std::io::stderr(), "{error}");
+                Ok(ExitCode::from(1))
+            }
+            Err(error) => {
+                emit(format, &[chart_finding(&error)], true)?;
+                Ok(ExitCode::from(1))
+            }
+        },
         Command::Chart(ChartCommand::Test { dir, update }) => chart_test(&dir, update),
         Command::Schema { kind, charts } => {
             let charts =
@@ -228,51 +299,274 @@ pub fn run(cli: Cli) -> Result<ExitCode, String> {
     }
 }
 
-fn render(args: &RenderArgs) -> Result<ExitCode, String> {
-    let report = check_inputs(&args.input)?;
-    if report.has_errors() {
-        return Ok(finish(&report));
+/// Plans the jobs; a broken project file is reported as findings (exit 2).
+fn plan_jobs(input: &InputArgs, output: Option<&str>, format: Format) -> Result<Vec<Job>, Exit> {
+    jobs::plan(input, output).map_err(|error| match error {
+        PlanError::Usage(message) => Exit::Usage(message),
+        PlanError::Project(findings) => {
+            let _ = emit(format, &findings, true);
+            Exit::Code(ExitCode::from(2))
+        }
+    })
+}
+
+/// How a command ends early: a usage message (exit 2) or an exit code already earned.
+enum Exit {
+    Usage(String),
+    Code(ExitCode),
+}
+
+impl From<String> for Exit {
+    fn from(message: String) -> Self {
+        Exit::Usage(message)
     }
-    match &args.output {
-        None => {
-            let mut stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
-            output::write_yaml_stream(&mut stdout, &report.objects)
+}
+
+fn exit(result: Result<ExitCode, Exit>) -> Result<ExitCode, String> {
+    match result {
+        Ok(code) | Err(Exit::Code(code)) => Ok(code),
+        Err(Exit::Usage(message)) => Err(message),
+    }
+}
+
+fn render(args: &RenderArgs) -> Result<ExitCode, String> {
+    exit(render_jobs(args))
+}
+
+fn render_jobs(args: &RenderArgs) -> Result<ExitCode, Exit> {
+    let jobs = plan_jobs(&args.input, args.output.as_deref(), args.format)?;
+    let to_stdout = jobs.iter().any(|job| job.output.is_none());
+    if args.check && to_stdout {
+        return Err(Exit::Usage(
+            "--check compares with an output folder: give -o DIR, or render an environment of \
+             kiln.yaml"
+                .into(),
+        ));
+    }
+    let (reports, findings) = jobs::run_all(&jobs, !args.input.no_passthrough)?;
+    if findings.iter().any(Finding::is_error) {
+        return Ok(finish(&findings, args.format, !to_stdout));
+    }
+    if args.check {
+        let mut stale = Vec::new();
+        for (job, report) in jobs.iter().zip(&reports) {
+            let root = job.output.as_deref().expect("checked above");
+            let files = output::folder::plan(&report.objects).map_err(|e| e.to_string())?;
+            let changes = diff::changes(root, &report.objects, &files)?;
+            stale.extend(diff::stale_findings(
+                root,
+                &changes,
+                &rerun("kiln render", job),
+            ));
+        }
+        let mut all = findings;
+        all.extend(stale);
+        return Ok(finish(&all, args.format, true));
+    }
+    for (job, report) in jobs.iter().zip(&reports) {
+        match &job.output {
+            None => {
+                let mut stdout =
+                    std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+                output::write_yaml_stream(&mut stdout, &report.objects)
+                    .map_err(|e| format!("cannot write to stdout: {e}"))?;
+            }
+            Some(dir) => write_folder(dir, report, job.env.as_deref())?,
+        }
+    }
+    Ok(finish(&findings, args.format, !to_stdout))
+}
+
+/// The command that brings an output folder up to date, for messages.
+fn rerun(command: &str, job: &Job) -> String {
+    match &job.env {
+        Some(env) => format!("{command} --env {env}"),
+        None => format!(
+            "{command} -f ... -o {}",
+            job.output.as_deref().unwrap_or(Path::new("-")).display()
+        ),
+    }
+}
+
+fn write_folder(dir: &Path, report: &Report, env: Option<&str>) -> Result<(), String> {
+    let files =
+        output::folder::plan(&report.objects).map_err(|e| format!("{e}; nothing was written"))?;
+    let summary =
+        output::folder::write(dir, &files).map_err(|e| format!("{e}; nothing was written"))?;
+    for path in &summary.unrecorded {
+        let _ = writeln!(
+            std::io::stderr(),
+            "kiln: note: {path} carries kiln's header but is not listed in this folder's {}; left in place",
+            output::folder::KUSTOMIZATION
+        );
+    }
+    for replaced in &summary.replaced {
+        let _ = writeln!(
+            std::io::stderr(),
+            "kiln: warning: {ns}/{old} is replaced by {ns}/{new} (app.kubernetes.io/name: {app}): the old instance's objects leave the folder in this change, and its pods stop when the GitOps tool prunes them. Argo CD prunes objects marked PruneLast=true only after the sync is healthy; with Flux or kubectl, keep the old spec until {new} is ready and remove it in a second change",
+            ns = replaced.namespace,
+            old = replaced.old,
+            new = replaced.new,
+            app = replaced.app,
+        );
+    }
+    let _ = writeln!(
+        std::io::stderr(),
+        "kiln: {}{} objects in {}: {} files written, {} unchanged, {} removed",
+        env.map(|e| format!("{e}: ")).unwrap_or_default(),
+        report.objects.len(),
+        dir.display(),
+        summary.written,
+        summary.unchanged,
+        summary.removed
+    );
+    Ok(())
+}
+
+fn validate(args: &ValidateArgs) -> Result<ExitCode, String> {
+    exit((|| {
+        let jobs = plan_jobs(&args.input, None, args.format)?;
+        let (_, findings) = jobs::run_all(&jobs, !args.input.no_passthrough)?;
+        Ok(finish(&findings, args.format, true))
+    })())
+}
+
+/// `kiln diff`: 0 identical, 1 different, 2 on any error, invalid specs included.
+fn diff(args: &DiffArgs) -> Result<ExitCode, String> {
+    exit(diff_jobs(args))
+}
+
+fn diff_jobs(args: &DiffArgs) -> Result<ExitCode, Exit> {
+    let jobs = plan_jobs(&args.input, args.output.as_deref(), args.format)?;
+    if jobs.iter().any(|job| job.output.is_none()) {
+        return Err(Exit::Usage(
+            "kiln diff compares with an output folder: give -o DIR, or choose an environment \
+             of kiln.yaml"
+                .into(),
+        ));
+    }
+    let (reports, findings) = jobs::run_all(&jobs, !args.input.no_passthrough)?;
+    if findings.iter().any(Finding::is_error) {
+        finish(&findings, args.format, true);
+        return Ok(ExitCode::from(2));
+    }
+    let color = args.color.enabled();
+    let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut all = findings;
+    let mut counts = Vec::new();
+    let mut different = false;
+    for (job, report) in jobs.iter().zip(&reports) {
+        let root = job.output.as_deref().expect("checked above");
+        let files = output::folder::plan(&report.objects).map_err(|e| e.to_string())?;
+        let changes = diff::changes(root, &report.objects, &files)?;
+        different |= !changes.is_empty();
+        if args.format == Format::Text {
+            diff::print(&mut stdout, root, &changes, &files, color)
                 .map_err(|e| format!("cannot write to stdout: {e}"))?;
         }
-        Some(dir) => {
-            let files = output::folder::plan(&report.objects)
-                .map_err(|e| format!("{e}; nothing was written"))?;
-            let summary = output::folder::write(dir, &files)
-                .map_err(|e| format!("{e}; nothing was written"))?;
-            for path in &summary.unrecorded {
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "kiln: note: {path} carries kiln's header but is not listed in this folder's {}; left in place",
-                    output::folder::KUSTOMIZATION
-                );
-            }
-            for replaced in &summary.replaced {
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "kiln: warning: {ns}/{old} is replaced by {ns}/{new} (app.kubernetes.io/name: {app}): the old instance's objects leave the folder in this change, and its pods stop when the GitOps tool prunes them. Argo CD prunes objects marked PruneLast=true only after the sync is healthy; with Flux or kubectl, keep the old spec until {new} is ready and remove it in a second change",
-                    ns = replaced.namespace,
-                    old = replaced.old,
-                    new = replaced.new,
-                    app = replaced.app,
-                );
-            }
-            let _ = writeln!(
-                std::io::stderr(),
-                "kiln: {} objects in {}: {} files written, {} unchanged, {} removed",
-                report.objects.len(),
-                dir.display(),
-                summary.written,
-                summary.unchanged,
-                summary.removed
-            );
+        let count = |verb: &str| {
+            changes
+                .iter()
+                .filter(|(change, _)| match change {
+                    output::folder::Change::Added { .. } => verb == "added",
+                    output::folder::Change::Changed { .. } => verb == "changed",
+                    output::folder::Change::Removed { .. } => verb == "removed",
+                })
+                .count()
+        };
+        counts.push(format!(
+            "kiln diff: {}{}: {} changed, {} added, {} removed, {} unchanged",
+            job.env
+                .as_deref()
+                .map(|e| format!("{e} "))
+                .unwrap_or_default(),
+            root.display(),
+            count("changed"),
+            count("added"),
+            count("removed"),
+            files.len() + count("removed") - changes.len(),
+        ));
+        all.extend(diff::stale_findings(
+            root,
+            &changes,
+            &rerun("kiln render", job),
+        ));
+    }
+    stdout
+        .flush()
+        .map_err(|e| format!("cannot write to stdout: {e}"))?;
+    drop(stdout);
+    if args.format == Format::Text {
+        let warnings: Vec<Finding> = all
+            .iter()
+            .filter(|f| !f.is_error() && f.rule != "stale-output")
+            .cloned()
+            .collect();
+        let _ = emit(Format::Text, &warnings, false);
+        let mut stderr = std::io::stderr().lock();
+        for line in counts {
+            let _ = writeln!(stderr, "{line}");
+        }
+    } else {
+        emit(args.format, &all, true).map_err(|e| format!("cannot write the findings: {e}"))?;
+    }
+    Ok(if different {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// `kiln init`: the starter project and a first spec, never over an existing file.
+fn init(dir: &Path) -> Result<ExitCode, String> {
+    let project = dir.join(crate::project::FILE_NAME);
+    let spec = dir.join("specs").join("hello.yaml");
+    for path in [&project, &spec] {
+        if path.exists() {
+            return Err(format!(
+                "{}: already exists; kiln init writes only new files",
+                path.display()
+            ));
         }
     }
-    Ok(finish(&report))
+    std::fs::create_dir_all(dir.join("specs")).map_err(|e| format!("{}: {e}", dir.display()))?;
+    std::fs::write(&project, crate::project::STARTER)
+        .map_err(|e| format!("{}: {e}", project.display()))?;
+    std::fs::write(&spec, crate::project::STARTER_SPEC)
+        .map_err(|e| format!("{}: {e}", spec.display()))?;
+    let _ = writeln!(
+        std::io::stderr(),
+        "kiln: wrote {} and {}; `kiln render --all-envs` renders both environments",
+        project.display(),
+        spec.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A chart error as a finding, at the file and position its message starts with.
+fn chart_finding(error: &ChartError) -> Finding {
+    let text = error.to_string();
+    let (head, message) = text.split_once(": ").unwrap_or(("", text.as_str()));
+    let mut parts = head.rsplitn(3, ':');
+    let (column, line, file) = (parts.next(), parts.next(), parts.next());
+    let position = match (
+        file,
+        line.and_then(|l| l.parse().ok()),
+        column.and_then(|c| c.parse().ok()),
+    ) {
+        (Some(file), Some(line), Some(column)) => Some((file.to_owned(), line, column)),
+        _ if !head.is_empty() => Some((head.to_owned(), 1, 1)),
+        _ => None,
+    };
+    let finding = Finding::error("chart", crate::FieldPath::root(), message);
+    match position {
+        Some((file, line, column)) => finding.at(crate::Location {
+            file: file.into(),
+            line,
+            column,
+        }),
+        None => finding,
+    }
 }
 
 /// Prints generated objects as one YAML stream under a header that names the command.
@@ -301,36 +595,32 @@ fn write_stdout(bytes: &[u8]) -> Result<(), String> {
         .map_err(|e| format!("cannot write to stdout: {e}"))
 }
 
-/// Loads the chart and inputs and runs the pipeline.
-fn check_inputs(args: &InputArgs) -> Result<Report, String> {
-    let kiln = Kiln::load(&args.charts.charts, &args.charts.values)
-        .map_err(|e| e.to_string())?
-        .with_passthrough(!args.no_passthrough);
-    let files = read_inputs(&args.files).map_err(|e| e.to_string())?;
-    Ok(kiln.run_files(&files))
-}
-
-/// Prints findings and a summary to stderr and picks the exit code.
-fn finish(report: &Report) -> ExitCode {
-    let mut stderr = std::io::stderr().lock();
-    for finding in &report.findings {
-        let _ = writeln!(stderr, "{finding}");
-    }
-    let errors = report.findings.iter().filter(|f| f.is_error()).count();
+/// Prints the findings (in `format`; machine formats to stdout when `stdout_free`), a text
+/// summary when there are errors, and picks the exit code.
+fn finish(findings: &[Finding], format: Format, stdout_free: bool) -> ExitCode {
+    let _ = emit(format, findings, stdout_free);
+    let errors = findings.iter().filter(|f| f.is_error()).count();
     if errors == 0 {
         return ExitCode::SUCCESS;
     }
-    let warnings = report.findings.len() - errors;
-    let _ = writeln!(
-        stderr,
-        "kiln: {errors} {}{}; nothing was written",
-        plural(errors, "error"),
-        match warnings {
-            0 => String::new(),
-            n => format!(", {n} {}", plural(n, "warning")),
-        }
-    );
+    if format == Format::Text {
+        let warnings = findings.len() - errors;
+        let _ = writeln!(
+            std::io::stderr(),
+            "kiln: {errors} {}{}; nothing was written",
+            plural(errors, "error"),
+            match warnings {
+                0 => String::new(),
+                n => format!(", {n} {}", plural(n, "warning")),
+            }
+        );
+    }
     ExitCode::from(1)
+}
+
+fn emit(format: Format, findings: &[Finding], stdout_free: bool) -> Result<(), String> {
+    findings::emit(format, findings, stdout_free)
+        .map_err(|e| format!("cannot write the findings: {e}"))
 }
 
 /// `kiln chart test`: a line per case, the diffs of failed ones, and a summary.

@@ -340,6 +340,126 @@ impl OldTree {
     }
 }
 
+/// How one file of the folder differs from what a render would leave there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// A planned file that is not there yet.
+    Added { path: PathBuf },
+    /// A file kiln owns whose contents would be replaced; `old` is what is there now.
+    Changed { path: PathBuf, old: String },
+    /// A file kiln owns that the render no longer produces.
+    Removed { path: PathBuf, old: String },
+}
+
+impl Change {
+    pub fn path(&self) -> &Path {
+        match self {
+            Change::Added { path }
+            | Change::Changed { path, .. }
+            | Change::Removed { path, .. } => path,
+        }
+    }
+}
+
+/// What writing `files` into `root` would change, found the way `write` finds it and refused
+/// for the same conflicts, without writing or locking anything: `kiln diff` and `render
+/// --check`. Files are in plan order, then the removed ones in path order.
+pub fn changes(root: &Path, files: &[(PathBuf, String)]) -> Result<Vec<Change>, FolderError> {
+    let root = absolute(root).map_err(io_error(root))?;
+    if let Some(what) = entry(&root).map_err(io_error(&root))?.obstacle() {
+        return Err(FolderError::BadRoot {
+            path: root.display().to_string(),
+            what,
+        });
+    }
+    let comparison = Comparison::of(&root, files)?;
+    let mut changes = Vec::new();
+    for (relative, _) in files {
+        if comparison.unchanged.contains(relative) {
+            continue;
+        }
+        changes.push(match comparison.replaced_text.get(relative) {
+            Some(old) => Change::Changed {
+                path: relative.clone(),
+                old: old.clone(),
+            },
+            None => Change::Added {
+                path: relative.clone(),
+            },
+        });
+    }
+    for relative in &comparison.removed {
+        let path = root.join(relative);
+        let old = fs::read_to_string(&path).map_err(io_error(&path))?;
+        changes.push(Change::Removed {
+            path: relative.clone(),
+            old,
+        });
+    }
+    Ok(changes)
+}
+
+/// The old tree measured against the planned files: what kiln owns, what stays, what goes.
+/// Every conflict is found here, before anything is written.
+struct Comparison {
+    old: OldTree,
+    /// Files the root records and that still carry kiln's header: the only ones it replaces
+    /// or removes. A recorded file someone rewrote without the header is theirs now.
+    owned: BTreeSet<PathBuf>,
+    /// Owned files whose contents are already the planned ones.
+    unchanged: BTreeSet<PathBuf>,
+    /// The current text of owned files that would be replaced by other contents.
+    replaced_text: BTreeMap<PathBuf, String>,
+    /// Owned files the plan no longer has.
+    removed: Vec<PathBuf>,
+}
+
+impl Comparison {
+    fn of(root: &Path, files: &[(PathBuf, String)]) -> Result<Comparison, FolderError> {
+        let old = OldTree::read(root).map_err(io_error(root))?;
+        let planned: BTreeSet<&Path> = files.iter().map(|(p, _)| p.as_path()).collect();
+        let mut owned = BTreeSet::new();
+        let mut unchanged = BTreeSet::new();
+        let mut replaced_text = BTreeMap::new();
+        for (relative, contents) in files {
+            if old.recorded.contains(relative) {
+                let path = root.join(relative);
+                let existing = fs::read(&path).map_err(io_error(&path))?;
+                if existing.starts_with(HEADER.as_bytes()) {
+                    owned.insert(relative.clone());
+                    if existing == contents.as_bytes() {
+                        unchanged.insert(relative.clone());
+                    } else {
+                        let text = String::from_utf8_lossy(&existing).into_owned();
+                        replaced_text.insert(relative.clone(), text);
+                    }
+                    continue;
+                }
+            }
+            check_destination(root, relative, &old)?;
+        }
+        let mut removed = Vec::new();
+        for relative in old
+            .recorded
+            .iter()
+            .filter(|p| !planned.contains(p.as_path()))
+        {
+            let path = root.join(relative);
+            if is_generated(&path).map_err(io_error(&path))? {
+                owned.insert(relative.clone());
+                removed.push(relative.clone());
+            }
+        }
+        Ok(Comparison {
+            old,
+            owned,
+            unchanged,
+            replaced_text,
+            removed,
+        })
+    }
+}
+
 /// Writes the planned files as the new contents of `root` (see the module comment).
 pub fn write(root: &Path, files: &[(PathBuf, String)]) -> Result<Summary, FolderError> {
     let root = absolute(root).map_err(io_error(root))?;
@@ -361,41 +481,19 @@ pub fn write(root: &Path, files: &[(PathBuf, String)]) -> Result<Summary, Folder
             what,
         });
     }
-    let old = OldTree::read(&root).map_err(io_error(&root))?;
-    let mut summary = Summary::default();
-    let planned: BTreeSet<&Path> = files.iter().map(|(p, _)| p.as_path()).collect();
-    // Files the root records and that still carry kiln's header: the only ones it replaces
-    // or removes. A recorded file someone rewrote without the header is theirs now.
-    let mut owned = BTreeSet::new();
-    // Every conflict, before anything is written.
-    let mut unchanged = BTreeSet::new();
-    for (relative, contents) in files {
-        if old.recorded.contains(relative) {
-            let path = root.join(relative);
-            let existing = fs::read(&path).map_err(io_error(&path))?;
-            if existing.starts_with(HEADER.as_bytes()) {
-                owned.insert(relative.clone());
-                if existing == contents.as_bytes() {
-                    unchanged.insert(relative.clone());
-                }
-                continue;
-            }
-        }
-        check_destination(&root, relative, &old)?;
-    }
-    for relative in old
-        .recorded
-        .iter()
-        .filter(|p| !planned.contains(p.as_path()))
-    {
-        let path = root.join(relative);
-        if is_generated(&path).map_err(io_error(&path))? {
-            owned.insert(relative.clone());
-            summary.removed += 1;
-        }
-    }
-    summary.unchanged = unchanged.len();
-    summary.written = files.len() - unchanged.len();
+    let Comparison {
+        old,
+        owned,
+        unchanged,
+        removed,
+        ..
+    } = Comparison::of(&root, files)?;
+    let mut summary = Summary {
+        unchanged: unchanged.len(),
+        written: files.len() - unchanged.len(),
+        removed: removed.len(),
+        ..Summary::default()
+    };
     if summary.removed > 0 {
         let read = |relative: &Path| fs::read_to_string(root.join(relative)).ok();
         summary.replaced = super::replaced::find(&old.recorded, read, files);
