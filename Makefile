@@ -23,6 +23,7 @@ test: tools
 	tests/checkov.sh
 	tests/alerts.py
 	tests/crd_kinds.py
+	tests/sarif.py
 	tests/etcd_cluster.py
 
 tools:

@@ -560,3 +560,35 @@ fn findings_come_as_json_sarif_and_github_commands() {
     );
     assert!(report["findings"][0]["line"].as_u64().unwrap() > 0);
 }
+
+#[test]
+fn the_example_project_is_rendered_and_current() {
+    // examples/gitops is a GitOps repository with its output committed: a chart change that
+    // alters what it renders fails here until `kiln render --all-envs` is run in it.
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/gitops");
+    let run = kiln(&example, &["render", "--check", "--all-envs"], None);
+    assert_eq!(
+        run.code, 0,
+        "examples/gitops/deploy is stale: run `kiln render --all-envs` in examples/gitops\n{}",
+        run.stderr
+    );
+    let prod =
+        fs::read_to_string(example.join("deploy/prod/shop/payments-v1s0/deployment.yaml")).unwrap();
+    for patched in [
+        "colo-b-app17",
+        "secretName: payments-tls-2026",
+        "mountPath: /etc/payments/tls",
+    ] {
+        assert!(prod.contains(patched), "{patched}");
+    }
+    let staging =
+        fs::read_to_string(example.join("deploy/staging/shop/payments-v1s0/deployment.yaml"))
+            .unwrap();
+    assert!(!staging.contains("colo-b-app17"));
+    let backup = fs::read_to_string(
+        example.join("deploy/prod/platform/config-store/cronjob-config-store-backup.yaml"),
+    )
+    .unwrap();
+    assert!(backup.contains("value: https://objects.site-b.example.net"));
+    assert!(backup.contains("name: etcd-backup-ceph"));
+}

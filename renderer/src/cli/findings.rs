@@ -133,13 +133,31 @@ pub fn sarif(findings: &[Finding]) -> Value {
             "tool": {"driver": {
                 "name": "kiln",
                 "semanticVersion": env!("CARGO_PKG_VERSION"),
-                "rules": rules.iter().map(|id| json!({
-                    "id": id,
-                    "shortDescription": {"text": format!("kiln rule {id}")},
-                })).collect::<Vec<_>>(),
+                "rules": rules.iter().map(|id| rule_descriptor(id, findings)).collect::<Vec<_>>(),
             }},
             "results": results,
         }],
+    })
+}
+
+/// A reporting descriptor for a rule, described by its first finding: kiln's rules live in
+/// charts and in the engine, so the finding's own message is the most precise description
+/// there is. GitHub code scanning wants a full description and help for each.
+fn rule_descriptor(id: &str, findings: &[Finding]) -> Value {
+    let first = findings.iter().find(|f| f.rule == id);
+    let message = first.map_or_else(String::new, |f| f.message.clone());
+    let help = match first.and_then(|f| f.hint.as_deref()) {
+        Some(hint) => format!("{message}. Hint: {hint}."),
+        None => {
+            format!("{message}. Fix the file at the position given and run `kiln validate` again.")
+        }
+    };
+    json!({
+        "id": id,
+        "shortDescription": {"text": format!("kiln rule {id}")},
+        "fullDescription": {"text": format!("kiln rule {id}: {message}")},
+        "help": {"text": help},
+        "defaultConfiguration": {"level": first.map_or("error", severity)},
     })
 }
 
