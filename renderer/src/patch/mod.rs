@@ -357,15 +357,15 @@ fn check_patched(
         kind: manifest.kind.clone(),
         name: Some(qualified(manifest)),
     };
-    let files: Vec<&str> = {
-        let mut files: Vec<&str> = patches
-            .iter()
-            .filter(|p| p.target.matches_identity(manifest))
-            .map(|p| &*p.file)
-            .collect();
-        files.dedup();
-        files
-    };
+    let mut files: Vec<&str> = Vec::new();
+    for patch in patches
+        .iter()
+        .filter(|p| p.target.matches_identity(manifest))
+    {
+        if !files.contains(&&*patch.file) {
+            files.push(&patch.file);
+        }
+    }
     let by = files.join(", ");
     let applied: Vec<&Patch> = patches
         .iter()

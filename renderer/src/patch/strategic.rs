@@ -1,8 +1,8 @@
 //! Strategic-merge patches for built-in kinds, as `kubectl patch --type strategic` merges them:
 //! maps merge key by key (`null` deletes), lists of objects with a merge key (containers by
 //! `name`, container ports by `containerPort`, volume mounts by `mountPath`, ...) merge item
-//! by item, other lists are replaced. The directives `$patch: delete` (on a list item: remove
-//! it), `$patch: replace` (on a map or a list item: replace instead of merging) and
+//! by item, other lists are replaced. The directives `$patch: delete` (on a list item or a
+//! map: remove it), `$patch: replace` (on a map or a list item: replace instead of merging) and
 //! `$retainKeys` are understood; other `$` directives are refused rather than written out.
 
 use serde_json::{Map, Value};
@@ -57,8 +57,10 @@ fn merge_at(target: &mut Value, patch: &Value, path: &str) -> Result<(), MergeEr
             return Ok(());
         }
         Some("delete") => {
-            *target = Value::Object(Map::new());
-            return Ok(());
+            return Err((
+                path.to_owned(),
+                "$patch: delete removes a field or a list item, not the whole object".into(),
+            ));
         }
         Some(other) => {
             return Err((
@@ -105,6 +107,9 @@ fn merge_at(target: &mut Value, patch: &Value, path: &str) -> Result<(), MergeEr
             Value::Array(items) => {
                 let merged = merge_list(key, target_map.get(key), items, &at)?;
                 target_map.insert(key.clone(), merged);
+            }
+            Value::Object(map) if map.get("$patch").and_then(Value::as_str) == Some("delete") => {
+                target_map.remove(key);
             }
             Value::Object(_) => {
                 let slot = target_map.entry(key.clone()).or_insert(Value::Null);
@@ -235,6 +240,17 @@ mod tests {
             service,
             json!({"spec": {"ports": [{"port": 80, "name": "http", "nodePort": 30080}]}})
         );
+    }
+
+    #[test]
+    fn a_deleted_map_leaves_its_parent() {
+        let mut pod = json!({"spec": {"affinity": {"podAntiAffinity": {}}, "hostNetwork": false}});
+        merge(
+            &mut pod,
+            &json!({"spec": {"affinity": {"$patch": "delete"}}}),
+        )
+        .unwrap();
+        assert_eq!(pod, json!({"spec": {"hostNetwork": false}}));
     }
 
     #[test]
