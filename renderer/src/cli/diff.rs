@@ -38,37 +38,61 @@ impl Color {
 /// The files a render writes into a folder, by path, with the object each holds.
 pub type Planned = Vec<(PathBuf, String)>;
 
-/// The changes writing `files` (planned from `objects`) would make in `root`, each with a
-/// label naming the object it holds.
-pub fn changes(
-    root: &Path,
-    objects: &[Manifest],
-    files: &Planned,
-) -> Result<Vec<(Change, String)>, String> {
-    let changes = folder::changes(root, files).map_err(|e| e.to_string())?;
-    // The plan lists one file per object, in object order, then the kustomization.
-    let index: HashMap<&Path, usize> = files
-        .iter()
-        .enumerate()
-        .map(|(i, (path, _))| (path.as_path(), i))
-        .collect();
-    let label_of = |change: &Change| -> String {
-        match change {
-            Change::Removed { old, .. } => label_of_text(old),
-            _ => index
-                .get(change.path())
-                .and_then(|i| objects.get(*i))
-                .map(label)
-                .unwrap_or_else(|| "the folder's listing".into()),
-        }
-    };
-    Ok(changes
-        .into_iter()
-        .map(|change| {
-            let label = label_of(&change);
-            (change, label)
-        })
-        .collect())
+/// A job's render measured against its output folder.
+pub struct Comparison {
+    /// What `render -o` would write.
+    pub files: Planned,
+    /// How the folder differs, each change with a label naming the object it holds.
+    pub changes: Vec<(Change, String)>,
+}
+
+impl Comparison {
+    /// Plans the folder for `objects` and compares it with `root`.
+    pub fn of(root: &Path, objects: &[Manifest]) -> Result<Comparison, String> {
+        let files = folder::plan(objects).map_err(|e| e.to_string())?;
+        let changes = folder::changes(root, &files).map_err(|e| e.to_string())?;
+        // The plan lists one file per object, in object order, then the kustomization.
+        let index: HashMap<&Path, usize> = files
+            .iter()
+            .enumerate()
+            .map(|(i, (path, _))| (path.as_path(), i))
+            .collect();
+        let label_of = |change: &Change| -> String {
+            match change {
+                Change::Removed { old, .. } => label_of_text(old),
+                _ => index
+                    .get(change.path())
+                    .and_then(|i| objects.get(*i))
+                    .map(label)
+                    .unwrap_or_else(|| "the folder's listing".into()),
+            }
+        };
+        let changes = changes
+            .into_iter()
+            .map(|change| {
+                let label = label_of(&change);
+                (change, label)
+            })
+            .collect();
+        Ok(Comparison { files, changes })
+    }
+
+    /// `N changed, N added, N removed, N unchanged`.
+    pub fn summary(&self) -> String {
+        let count = |wanted: fn(&Change) -> bool| {
+            self.changes
+                .iter()
+                .filter(|(change, _)| wanted(change))
+                .count()
+        };
+        let changed = count(|c| matches!(c, Change::Changed { .. }));
+        let added = count(|c| matches!(c, Change::Added { .. }));
+        let removed = count(|c| matches!(c, Change::Removed { .. }));
+        format!(
+            "{changed} changed, {added} added, {removed} removed, {} unchanged",
+            self.files.len() - changed - added
+        )
+    }
 }
 
 fn label(manifest: &Manifest) -> String {
@@ -125,15 +149,15 @@ pub fn stale_findings(root: &Path, changes: &[(Change, String)], rerun: &str) ->
 pub fn print(
     out: &mut impl Write,
     root: &Path,
-    changes: &[(Change, String)],
-    files: &Planned,
+    comparison: &Comparison,
     color: bool,
 ) -> std::io::Result<()> {
-    let planned: HashMap<&Path, &str> = files
+    let planned: HashMap<&Path, &str> = comparison
+        .files
         .iter()
         .map(|(path, text)| (path.as_path(), text.as_str()))
         .collect();
-    for (change, label) in changes {
+    for (change, label) in &comparison.changes {
         let path = root.join(change.path()).display().to_string();
         let new_text = planned.get(change.path()).copied().unwrap_or("");
         let (old, new, from, to, verb) = match change {

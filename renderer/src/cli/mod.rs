@@ -351,11 +351,10 @@ fn render_jobs(args: &RenderArgs) -> Result<ExitCode, Exit> {
         let mut stale = Vec::new();
         for (job, report) in jobs.iter().zip(&reports) {
             let root = job.output.as_deref().expect("checked above");
-            let files = output::folder::plan(&report.objects).map_err(|e| e.to_string())?;
-            let changes = diff::changes(root, &report.objects, &files)?;
+            let comparison = diff::Comparison::of(root, &report.objects)?;
             stale.extend(diff::stale_findings(
                 root,
-                &changes,
+                &comparison.changes,
                 &rerun("kiln render", job),
             ));
         }
@@ -457,38 +456,24 @@ fn diff_jobs(args: &DiffArgs) -> Result<ExitCode, Exit> {
     let mut different = false;
     for (job, report) in jobs.iter().zip(&reports) {
         let root = job.output.as_deref().expect("checked above");
-        let files = output::folder::plan(&report.objects).map_err(|e| e.to_string())?;
-        let changes = diff::changes(root, &report.objects, &files)?;
-        different |= !changes.is_empty();
+        let comparison = diff::Comparison::of(root, &report.objects)?;
+        different |= !comparison.changes.is_empty();
         if args.format == Format::Text {
-            diff::print(&mut stdout, root, &changes, &files, color)
+            diff::print(&mut stdout, root, &comparison, color)
                 .map_err(|e| format!("cannot write to stdout: {e}"))?;
         }
-        let count = |verb: &str| {
-            changes
-                .iter()
-                .filter(|(change, _)| match change {
-                    output::folder::Change::Added { .. } => verb == "added",
-                    output::folder::Change::Changed { .. } => verb == "changed",
-                    output::folder::Change::Removed { .. } => verb == "removed",
-                })
-                .count()
-        };
         counts.push(format!(
-            "kiln diff: {}{}: {} changed, {} added, {} removed, {} unchanged",
+            "kiln diff: {}{}: {}",
             job.env
                 .as_deref()
                 .map(|e| format!("{e} "))
                 .unwrap_or_default(),
             root.display(),
-            count("changed"),
-            count("added"),
-            count("removed"),
-            files.len() + count("removed") - changes.len(),
+            comparison.summary(),
         ));
         all.extend(diff::stale_findings(
             root,
-            &changes,
+            &comparison.changes,
             &rerun("kiln render", job),
         ));
     }

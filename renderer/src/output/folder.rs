@@ -378,14 +378,19 @@ pub fn changes(root: &Path, files: &[(PathBuf, String)]) -> Result<Vec<Change>, 
         if comparison.unchanged.contains(relative) {
             continue;
         }
-        changes.push(match comparison.replaced_text.get(relative) {
-            Some(old) => Change::Changed {
+        // Owned and not unchanged: a file kiln would replace, read again for its old text
+        // (only here: a render needs no copy of what it replaces).
+        changes.push(if comparison.owned.contains(relative) {
+            let path = root.join(relative);
+            Change::Changed {
                 path: relative.clone(),
-                old: old.clone(),
-            },
-            None => Change::Added {
+                old: String::from_utf8_lossy(&fs::read(&path).map_err(io_error(&path))?)
+                    .into_owned(),
+            }
+        } else {
+            Change::Added {
                 path: relative.clone(),
-            },
+            }
         });
     }
     for relative in &comparison.removed {
@@ -408,8 +413,6 @@ struct Comparison {
     owned: BTreeSet<PathBuf>,
     /// Owned files whose contents are already the planned ones.
     unchanged: BTreeSet<PathBuf>,
-    /// The current text of owned files that would be replaced by other contents.
-    replaced_text: BTreeMap<PathBuf, String>,
     /// Owned files the plan no longer has.
     removed: Vec<PathBuf>,
 }
@@ -420,7 +423,6 @@ impl Comparison {
         let planned: BTreeSet<&Path> = files.iter().map(|(p, _)| p.as_path()).collect();
         let mut owned = BTreeSet::new();
         let mut unchanged = BTreeSet::new();
-        let mut replaced_text = BTreeMap::new();
         for (relative, contents) in files {
             if old.recorded.contains(relative) {
                 let path = root.join(relative);
@@ -429,9 +431,6 @@ impl Comparison {
                     owned.insert(relative.clone());
                     if existing == contents.as_bytes() {
                         unchanged.insert(relative.clone());
-                    } else {
-                        let text = String::from_utf8_lossy(&existing).into_owned();
-                        replaced_text.insert(relative.clone(), text);
                     }
                     continue;
                 }
@@ -454,7 +453,6 @@ impl Comparison {
             old,
             owned,
             unchanged,
-            replaced_text,
             removed,
         })
     }
