@@ -14,8 +14,9 @@ build:
 # Installs what the tests need when missing (the schema checker, the independent CEL runtime,
 # checkov, buildah, promtool, node, etcd), then runs every test: the workspace's, the image's,
 # the README's commands, the checkov scan of the rendered examples, the rendered alerts under
-# promtool, the CRD-kind objects against their CRD schemas and the etcd chart's flags with a
-# real etcd.
+# promtool, the CRD-kind objects (and the examples' Argo CD and Flux objects) against their CRD
+# schemas, the SARIF logs under Microsoft's validator, the Argo CD plugin as argocd-cmp-server
+# runs it, the CI examples on the example project and the etcd chart's flags with a real etcd.
 test: tools
 	$(CARGO) test --workspace
 	image/test.sh $(IMAGE)
@@ -24,6 +25,8 @@ test: tools
 	tests/alerts.py
 	tests/crd_kinds.py
 	tests/sarif.py
+	tests/argocd.py
+	tests/ci_examples.py
 	tests/etcd_cluster.py
 
 tools:

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the image with image/build.sh, then checks it from its own files only: what it holds,
 # its user and entry point, and that its binaries run chrooted into the image's file system as
-# the image's user: `kiln-webhook --help`, `kiln-certs`, `kiln render`, and real TLS admission
+# the image's user: `kiln-webhook --help`, `kiln-certs`, `kiln render`, the Argo CD plugin's
+# generate step as uid 999 (tests/argocd.py --image-root), and real TLS admission
 # reviews answered by the image's kiln-webhook (curl checks the certificate against the CA the
 # image's kiln-certs wrote). Run by `make test` (CI installs buildah); needs root for chroot.
 #
@@ -86,6 +87,12 @@ in_image /usr/local/bin/kiln --version >/dev/null || fail "kiln --version failed
 rendered=$(in_image /usr/local/bin/kiln render -f - <examples/services/ms-sample-v1s0.yaml 2>/dev/null) ||
   fail "kiln render of examples/services/ms-sample-v1s0.yaml failed inside the image"
 grep -q "^kind: Deployment$" <<<"$rendered" || fail "kiln render gave no Deployment"
+
+# The Argo CD plugin's generate step as argocd-cmp-server runs it in the kiln sidecar: the
+# image's kiln, chrooted into the image's files as uid 999, in a repository copy under /tmp,
+# compared with the host's render of the same project (tests/argocd.py).
+cargo build -q -p kiln --bin kiln
+python3 tests/argocd.py --image-root "$rootfs" || fail "the Argo CD plugin's generate failed inside the image"
 
 # Certificates by the image's kiln-certs, written where the image's user may write.
 mkdir -p "$rootfs/certs"

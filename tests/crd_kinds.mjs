@@ -10,6 +10,9 @@ const modules = process.argv[2];
 const packages = {
   "monitoring.coreos.com/v1": "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/index.js",
   "cert-manager.io/v1": "@kubernetes-models/cert-manager/cert-manager.io/v1/index.mjs",
+  "argoproj.io/v1alpha1": "@kubernetes-models/argo-cd/argoproj.io/v1alpha1/index.js",
+  "source.toolkit.fluxcd.io/v1": "@kubernetes-models/flux-cd/source.toolkit.fluxcd.io/v1/index.js",
+  "kustomize.toolkit.fluxcd.io/v1": "@kubernetes-models/flux-cd/kustomize.toolkit.fluxcd.io/v1/index.js",
 };
 
 const objects = JSON.parse(readFileSync(0, "utf8"));

@@ -8,7 +8,8 @@
   are what it must print (stdout and stderr together), in order; a `...` line stands for any
   number of lines.
 - A ```yaml block whose first line is `# NAME` is written to NAME first, so examples that show
-  a file and then a command on it run on exactly the file shown.
+  a file and then a command on it run on exactly the file shown. When NAME is a file of the
+  repository, the block must be that file, byte for byte.
 - A few commands cannot run as written here (they need a cluster, nightly Rust, or they are
   this test). Each has an entry in SPECIAL with what is run instead and why; a README command
   that is neither runnable nor listed fails the test, and so does a SPECIAL entry the README no
@@ -239,6 +240,7 @@ def main():
         files = subprocess.run(
             ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO, capture_output=True, check=True
         ).stdout.decode().split("\0")
+        tracked = set(filter(None, files))
         for name in filter(None, files):
             source = os.path.join(REPO, name)
             if not os.path.exists(source):
@@ -254,6 +256,12 @@ def main():
         for info, line, body in blocks(text):
             if info == "yaml" and body and re.match(r"^# [\w./-]+\.ya?ml$", body[0]):
                 path = os.path.join(workdir, body[0][2:])
+                if os.path.exists(os.path.join(REPO, body[0][2:])) and body[0][2:] in tracked:
+                    # The README shows a file of the repository: it must be that file.
+                    with open(os.path.join(REPO, body[0][2:]), encoding="utf-8") as f:
+                        if f.read() != "\n".join(body) + "\n":
+                            failures.append(f"README.md:{line}: shows {body[0][2:]}, but the file differs")
+                os.makedirs(os.path.dirname(path), exist_ok=True)
                 with open(path, "w", encoding="utf-8") as out:
                     out.write("\n".join(body) + "\n")
                 continue

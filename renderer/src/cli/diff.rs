@@ -52,11 +52,15 @@ impl Comparison {
         let files = folder::plan(objects).map_err(|e| e.to_string())?;
         let changes = folder::changes(root, &files).map_err(|e| e.to_string())?;
         // The plan lists one file per object, in object order, then the kustomization.
-        let index: HashMap<&Path, usize> = files
-            .iter()
-            .enumerate()
-            .map(|(i, (path, _))| (path.as_path(), i))
-            .collect();
+        // Indexed only when something changed: a passing check needs no labels.
+        let index: HashMap<&Path, usize> = match changes.is_empty() {
+            true => HashMap::new(),
+            false => files
+                .iter()
+                .enumerate()
+                .map(|(i, (path, _))| (path.as_path(), i))
+                .collect(),
+        };
         let label_of = |change: &Change| -> String {
             match change {
                 Change::Removed { old, .. } => label_of_text(old),

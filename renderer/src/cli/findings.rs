@@ -1,7 +1,9 @@
-//! Findings for people and machines: `--output-format text|json|sarif|github`. Text is the
-//! contract line (`FILE:LINE:COL: KIND/NAME: FIELD: message; hint: ...`); JSON carries the same
-//! parts as fields; SARIF 2.1.0 is what GitHub code scanning uploads; `github` prints workflow
-//! commands, which GitHub Actions turns into annotations on the pull request's lines.
+//! Findings for people and machines: `--output-format text|json|sarif|github|gitlab`. Text is
+//! the contract line (`FILE:LINE:COL: KIND/NAME: FIELD: message; hint: ...`); JSON carries the
+//! same parts as fields; SARIF 2.1.0 is what GitHub code scanning uploads; `github` prints
+//! workflow commands, which GitHub Actions turns into annotations on the pull request's lines;
+//! `gitlab` is a GitLab Code Quality report (a Code Climate subset), which GitLab shows in the
+//! merge request and on its diff.
 
 use std::io::Write;
 
@@ -22,6 +24,8 @@ pub enum Format {
     Sarif,
     /// GitHub Actions workflow commands (::error file=...,line=...,col=...::message).
     Github,
+    /// A GitLab Code Quality report (artifacts:reports:codequality).
+    Gitlab,
 }
 
 /// Where the findings go: stderr in text, and wherever `stdout_free` allows for the machine
@@ -51,6 +55,10 @@ pub fn emit(format: Format, findings: &[Finding], stdout_free: bool) -> std::io:
             serde_json::to_string_pretty(&sarif(findings)).map_err(std::io::Error::other)?
         ),
         Format::Github => findings.iter().map(github_command).collect(),
+        Format::Gitlab => format!(
+            "{}\n",
+            serde_json::to_string_pretty(&code_quality(findings)).map_err(std::io::Error::other)?
+        ),
     };
     if stdout_free {
         let mut stdout = std::io::stdout().lock();
@@ -185,6 +193,38 @@ fn uri(file: &str) -> String {
     out.strip_prefix("./").map(str::to_owned).unwrap_or(out)
 }
 
+/// A GitLab Code Quality report: one issue per finding with the fields GitLab requires
+/// (description, check_name, fingerprint, severity, location.path, location.lines.begin).
+/// The fingerprint is stable across runs, so GitLab can tell new findings from fixed ones.
+pub fn code_quality(findings: &[Finding]) -> Value {
+    use sha2::{Digest, Sha256};
+    let issues: Vec<Value> = findings
+        .iter()
+        .map(|finding| {
+            let (path, line) = finding.location.as_ref().map_or((String::new(), 1), |at| {
+                let path = at.file.strip_prefix("./").unwrap_or(&at.file).to_owned();
+                (path, at.line)
+            });
+            let description = finding_text(finding);
+            let fingerprint = Sha256::digest(
+                format!("{path}\0{line}\0{}\0{description}", finding.rule).as_bytes(),
+            );
+            json!({
+                "type": "issue",
+                "description": description,
+                "check_name": finding.rule,
+                "fingerprint": fingerprint.iter().map(|b| format!("{b:02x}")).collect::<String>(),
+                "severity": match finding.severity {
+                    Severity::Error => "critical",
+                    Severity::Warning => "minor",
+                },
+                "location": {"path": path, "lines": {"begin": line}},
+            })
+        })
+        .collect();
+    Value::Array(issues)
+}
+
 /// `::error file=F,line=L,col=C,title=RULE::message`, escaped as the runner unescapes.
 fn github_command(finding: &Finding) -> String {
     let mut properties = Vec::new();
@@ -249,6 +289,22 @@ mod tests {
         );
         assert_eq!(escape_data("50%\nnext"), "50%25%0Anext");
         assert_eq!(escape_property("a:b,c"), "a%3Ab%2Cc");
+    }
+
+    #[test]
+    fn code_quality_issues_carry_what_gitlab_requires() {
+        let report = code_quality(&[finding()]);
+        let issue = &report[0];
+        assert_eq!(issue["check_name"], "image-reference");
+        assert_eq!(issue["severity"], "critical");
+        assert_eq!(issue["location"]["path"], "specs/a b.yaml");
+        assert_eq!(issue["location"]["lines"]["begin"], 3);
+        assert_eq!(issue["fingerprint"].as_str().unwrap().len(), 64);
+        assert_eq!(
+            code_quality(&[finding()]),
+            report,
+            "the fingerprint is stable"
+        );
     }
 
     #[test]

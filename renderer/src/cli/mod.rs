@@ -13,6 +13,7 @@ use crate::chart_tools;
 use crate::output;
 use crate::{Finding, Report};
 
+mod argocd;
 mod diff;
 mod findings;
 mod jobs;
@@ -57,6 +58,9 @@ pub enum Command {
     /// Work with charts.
     #[command(subcommand)]
     Chart(ChartCommand),
+    /// Argo CD's Config Management Plugin (deploy/argocd/plugin.yaml).
+    #[command(subcommand)]
+    Argocd(ArgocdCommand),
     /// Print a CustomResourceDefinition per kind kiln knows (built-in charts and --chart),
     /// generated from each chart's schema, with the rules that read only the object.
     Crd(ChartArgs),
@@ -71,6 +75,14 @@ pub enum Command {
         #[command(flatten)]
         charts: ChartArgs,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ArgocdCommand {
+    /// The plugin's generate step: render one environment of the nearest kiln.yaml to
+    /// stdout (manifests only; findings on stderr). The environment comes from the plugin
+    /// parameter env (PARAM_ENV) or the plugin env entry KILN_ENV (ARGOCD_ENV_KILN_ENV).
+    Generate,
 }
 
 /// The charts a command works with.
@@ -190,7 +202,7 @@ pub struct DiffArgs {
     /// Color the diff.
     #[arg(long, value_enum, default_value_t)]
     pub color: diff::Color,
-    /// With json, sarif or github, every changed file is a finding (rule stale-output)
+    /// With json, sarif, github or gitlab, every changed file is a finding (rule stale-output)
     /// instead of a diff.
     #[arg(long = "output-format", value_enum, default_value_t)]
     pub format: Format,
@@ -215,6 +227,9 @@ pub fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Validate(args) => validate(&args),
         Command::Diff(args) => diff(&args),
         Command::Init { dir } => init(&dir),
+        Command::Argocd(ArgocdCommand::Generate) => {
+            argocd::generate(|name| std::env::var(name).ok())
+        }
         Command::Chart(ChartCommand::Export { dir, name }) => {
             export_chart(&dir, name.as_deref()).map(|()| ExitCode::SUCCESS)
         }

@@ -4,7 +4,7 @@
 //! (catalog-v1s3 -> catalog-v1s4), and the old pods go as soon as the GitOps tool prunes; the
 //! CLI warns so the pull request says it.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::{Component, Path, PathBuf};
 
 /// An instance folder emptied and a new one of the same application filled.
@@ -44,10 +44,12 @@ fn app_of(contents: &str) -> Option<String> {
 /// application in the same namespace. `before` is every file the folder held (with a way to
 /// read a removed one), `after` every file the render writes.
 pub fn find(
-    before: &BTreeSet<PathBuf>,
+    before: &HashSet<PathBuf>,
     read_before: impl Fn(&Path) -> Option<String>,
     after: &[(PathBuf, String)],
 ) -> Vec<Replacement> {
+    let mut before: Vec<&PathBuf> = before.iter().collect();
+    before.sort();
     let old_instances: BTreeSet<(String, String)> =
         before.iter().filter_map(|p| instance_of(p)).collect();
     let new_instances: BTreeSet<(String, String)> =
@@ -111,7 +113,7 @@ mod tests {
 
     #[test]
     fn a_new_instance_of_the_same_app_replacing_an_old_one_is_found() {
-        let before: BTreeSet<PathBuf> = [
+        let before: HashSet<PathBuf> = [
             "shop/catalog-v1s3/deployment.yaml",
             "shop/cart-v1s9/deployment.yaml",
             "shop/resourcequota.yaml",
@@ -150,7 +152,7 @@ mod tests {
 
     #[test]
     fn removing_an_instance_without_a_successor_is_no_replacement() {
-        let before: BTreeSet<PathBuf> = [PathBuf::from("shop/catalog-v1s3/deployment.yaml")]
+        let before: HashSet<PathBuf> = [PathBuf::from("shop/catalog-v1s3/deployment.yaml")]
             .into_iter()
             .collect();
         let read = |_: &Path| Some(object("catalog-v1s3", "catalog"));
