@@ -4,8 +4,8 @@
 GitHub Actions: the workflow is parsed by GitHub's own parser (@actions/workflow-parser,
 tests/ci_workflow.mjs), which refuses unknown keys and bad expressions; its `run` steps then
 run in order with bash -eo pipefail (GitHub's default shell), honouring `if: success()`,
-`failure()` and `always()`. GitLab CI: the job's `script` lines run in one bash with errexit,
-as the GitLab runner does. The step that installs kiln from its image (`id: install`, the
+`failure()` and `always()`. GitLab CI: the job's `script` lines run in one POSIX sh with
+errexit, as the GitLab runner runs them in the job's Alpine image. The step that installs kiln from its image (`id: install`, the
 `before_script`) is not run: there is no registry here; the host's kiln is on PATH instead.
 
 Three repository states, each on a fresh copy of examples/gitops:
@@ -152,7 +152,8 @@ def check_github(work):
 
 def run_gitlab(job, copy):
     script = "\n".join(job["script"])
-    run = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script], cwd=copy,
+    # The job's image (docker:cli, Alpine) has a POSIX sh, not bash: the script must not need it.
+    run = subprocess.run(["sh", "-e", "-c", script], cwd=copy,
                          env=environment(dict(job.get("variables", {}), GITLAB_CI="true", CI="true")),
                          stdin=subprocess.DEVNULL, capture_output=True, text=True)
     return run.returncode, run.stdout + run.stderr
