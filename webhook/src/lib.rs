@@ -6,6 +6,7 @@ pub mod admit;
 mod api;
 pub use api::{Answer, review};
 pub mod certs;
+pub mod memory;
 pub mod metrics;
 pub mod server;
 pub mod tls;
@@ -82,7 +83,10 @@ async fn request_timeout(
 }
 
 /// Serves until SIGTERM or SIGINT, then stops accepting and lets in-flight requests finish.
-pub async fn serve(kiln: Kiln, config: ServeConfig) -> Result<(), Box<dyn std::error::Error>> {
+pub async fn serve(
+    kiln: Kiln,
+    config: ServeConfig,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let files = tls::CertificateFiles {
         cert: config.tls_cert.clone(),
         key: config.tls_key.clone(),

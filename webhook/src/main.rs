@@ -8,7 +8,8 @@ use std::time::Duration;
 use clap::Parser;
 
 // Each review allocates a few hundred small values on the runtime's worker threads;
-// mimalloc is markedly cheaper there than glibc's allocator (bench/webhook.sh).
+// mimalloc is markedly cheaper there than glibc's allocator (bench/webhook.sh). Its heaps
+// are per thread: `kiln_webhook::memory` says when the workers give memory back.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use kiln::Kiln;
@@ -98,11 +99,27 @@ fn main() -> ExitCode {
         },
     };
     raise_file_limit(flags.max_connections);
-    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
-    match runtime.block_on(kiln_webhook::serve(kiln, config)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .on_thread_park(kiln_webhook::memory::on_worker_park)
+        .build()
+        .expect("a tokio runtime starts");
+    if let Err(error) = kiln_webhook::memory::start_reclaimer(runtime.handle().clone()) {
+        // The webhook still serves; memory freed after a burst of connections stays with the
+        // allocator for reuse instead of going back to the system.
+        tracing::warn!(%error, "cannot start the memory reclaimer thread");
+    }
+    // On a worker, not on this thread: the accept loop allocates every connection's task, and
+    // only workers give freed memory back (`kiln_webhook::memory`).
+    let served = runtime.block_on(runtime.spawn(kiln_webhook::serve(kiln, config)));
+    match served {
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(error)) => {
             tracing::error!(%error, "cannot serve");
+            ExitCode::from(1)
+        }
+        Err(panicked) => {
+            tracing::error!(error = %panicked, "the server stopped");
             ExitCode::from(1)
         }
     }

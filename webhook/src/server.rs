@@ -229,6 +229,7 @@ impl<'a> OpenGauge<'a> {
 impl Drop for OpenGauge<'_> {
     fn drop(&mut self) {
         self.0.connections.dec();
+        crate::memory::connection_closed();
     }
 }
 
