@@ -2,6 +2,8 @@
 # Load test of kiln-webhook on loopback with keep-alive TLS (wrk), at several concurrency
 # levels: /validate and /mutate with the seed spec, and in the same run a bare endpoint on the
 # same stack (webhook/examples/bare.rs) answering a fixed body, as the ceiling.
+# KILN_BEFORE=<kiln-webhook binary> adds another build to the same run (rows marked "before"),
+# for before/after figures; CARGO_TARGET_DIR and CARGO_PROFILE_RELEASE_* are honoured.
 # Results: bench/out/webhook.md. usage: bench/webhook.sh [SECONDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,7 +12,8 @@ out=bench/out/webhook
 mkdir -p "$out"
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 cargo build --release -q -p kiln-webhook --bins --examples
-target/release/kiln-certs --out-dir "$out/certs" --name localhost --name 127.0.0.1 >/dev/null 2>&1
+bin="${CARGO_TARGET_DIR:-target}/release"
+"$bin/kiln-certs" --out-dir "$out/certs" --name localhost --name 127.0.0.1 >/dev/null 2>&1
 
 # The AdmissionReview bodies, from the seed spec.
 python3 - "$out" <<'PY'
@@ -28,17 +31,25 @@ with open(f"{sys.argv[1]}/post.lua", "w") as f:
 PY
 
 tls=(--tls-cert "$out/certs/tls.crt" --tls-key "$out/certs/tls.key")
-RUST_LOG=warn target/release/kiln-webhook --listen 127.0.0.1:18443 "${tls[@]}" 2>"$out/webhook.log" &
+RUST_LOG=warn "$bin/kiln-webhook" --listen 127.0.0.1:18443 "${tls[@]}" 2>"$out/webhook.log" &
 webhook=$!
-target/release/examples/bare --listen 127.0.0.1:18444 "${tls[@]}" &
+"$bin/examples/bare" --listen 127.0.0.1:18444 "${tls[@]}" &
 bare=$!
-trap 'kill $webhook $bare 2>/dev/null || true' EXIT
+before=""
+targets=("kiln /validate|https://127.0.0.1:18443/validate" "kiln /mutate|https://127.0.0.1:18443/mutate")
+if [ -n "${KILN_BEFORE:-}" ]; then
+  RUST_LOG=warn "$KILN_BEFORE" --listen 127.0.0.1:18445 "${tls[@]}" 2>"$out/webhook-before.log" &
+  before=$!
+  targets+=("before /validate|https://127.0.0.1:18445/validate" "before /mutate|https://127.0.0.1:18445/mutate")
+fi
+targets+=("bare (ceiling)|https://127.0.0.1:18444/validate")
+trap 'kill $webhook $bare $before 2>/dev/null || true' EXIT
 sleep 1
 
 echo "| endpoint | connections | requests/s | p50 | p99 | max |" >"$out/../webhook.md"
 echo "|---|---:|---:|---:|---:|---:|" >>"$out/../webhook.md"
 for connections in 1 8 32 128; do
-  for target in "kiln /validate|https://127.0.0.1:18443/validate" "kiln /mutate|https://127.0.0.1:18443/mutate" "bare (ceiling)|https://127.0.0.1:18444/validate"; do
+  for target in "${targets[@]}"; do
     name="${target%%|*}"
     url="${target#*|}"
     threads=$((connections < 2 ? connections : 2))

@@ -109,6 +109,11 @@ pub fn review(state: &AppState, body: &[u8], endpoint: Endpoint) -> Answer {
             return reject(state, StatusCode::BAD_REQUEST, "malformed", detail);
         }
     };
+    // serde_json kept the last of two equal keys above; the API server never sends two.
+    if let Err(error) = crate::unique_keys::check(body) {
+        let detail = format!("not an admission.k8s.io/v1 AdmissionReview: {error}");
+        return reject(state, StatusCode::BAD_REQUEST, "malformed", detail);
+    }
     let (api_version, kind) = (
         review.types.api_version.as_str(),
         review.types.kind.as_str(),

@@ -10,6 +10,7 @@ pub mod memory;
 pub mod metrics;
 pub mod server;
 pub mod tls;
+mod unique_keys;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -227,6 +227,78 @@ async fn hostile_bodies_get_400_or_413_never_500() {
     assert_eq!(status, StatusCode::OK);
 }
 
+/// serde_json keeps the last of two equal keys, other readers the first: a review holding a
+/// key twice anywhere is refused with the path to it, and the same keys in different objects
+/// are fine.
+#[tokio::test]
+async fn a_review_with_a_key_twice_is_refused_with_its_path() {
+    let app = app();
+    let valid = serde_json::to_string(&review(
+        "CREATE",
+        Some(&spec_fixture("seed/ms-sample-v1s0-valid.yaml")),
+        None,
+        false,
+    ))
+    .unwrap();
+    assert!(valid.contains(r#""msName":"ms-sample""#), "{valid}");
+    let cases = [
+        (
+            // The name the reviewer reads first is not the one serde_json keeps.
+            valid.replace(
+                r#""msName":"ms-sample""#,
+                r#""msName":"ms-sample","msName":"other""#,
+            ),
+            "request.object.spec.msName: duplicate key; JSON readers disagree on which one wins at line 1 column ",
+        ),
+        (
+            // Equal once the escape is decoded.
+            valid.replace(
+                r#""msName":"ms-sample""#,
+                r#""msName":"ms-sample","\u006dsName":"x""#,
+            ),
+            "request.object.spec.msName: duplicate key",
+        ),
+        (
+            // Fields of the AdmissionReview's own types: serde's derive already refused these.
+            valid.replace(r#""uid":"#, r#""uid":"a","uid":"#),
+            "duplicate field `uid`",
+        ),
+        (
+            valid.replace(
+                r#""object":{"#,
+                r#""object":{"extra":{"k":[{"a":1},{"a":1,"a":2}]},"#,
+            ),
+            "request.object.extra.k[1].a: duplicate key",
+        ),
+    ];
+    for (body, expected) in cases {
+        assert_ne!(body, valid, "the case did not change the review");
+        for path in ["/validate", "/mutate"] {
+            let (status, text) = send(&app, "POST", path, body.clone().into_bytes()).await;
+            let text = String::from_utf8(text).unwrap();
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{path} {expected}: {text}");
+            assert!(
+                text.starts_with("not an admission.k8s.io/v1 AdmissionReview: ")
+                    && text.contains(expected)
+                    && text.contains(" at line 1 column "),
+                "{path}: {text}"
+            );
+        }
+    }
+    // Equal keys in different objects are fine (the unknown field is the spec's own finding).
+    let repeated_in_siblings = valid.replace(
+        r#""object":{"#,
+        r#""object":{"extra":{"k":[{"a":1},{"a":2}],"j":{"a":3}},"#,
+    );
+    let response = post_review(
+        &app,
+        "/validate",
+        &serde_json::from_str(&repeated_in_siblings).unwrap(),
+    )
+    .await;
+    assert!(response["allowed"].is_boolean(), "{response}");
+}
+
 #[tokio::test]
 async fn probes_and_metrics() {
     let app = app();
