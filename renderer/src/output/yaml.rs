@@ -180,6 +180,12 @@ pub(crate) fn is_number_with_unit(text: &str) -> bool {
         .find(|c: char| !c.is_ascii_digit())
         .unwrap_or(text.len());
     let mut rest = &text[digits_end..];
+    // `0xc`, `0xBF`: hexadecimal integers whose digits are all letters (found by the fuzz
+    // pass: written plain, `0xc` read back as 12). `0o` and `0b` are the octal and binary
+    // prefixes of YAML 1.2 and 1.1.
+    if &text[..digits_end] == "0" && rest.starts_with(['x', 'X', 'o', 'O', 'b', 'B']) {
+        return false;
+    }
     if let Some(fraction) = rest.strip_prefix('.') {
         let end = fraction
             .find(|c: char| !c.is_ascii_digit())
@@ -275,6 +281,11 @@ mod tests {
             "1E3",
             "0o17",
             "0b101",
+            "0xc",
+            "0xBF",
+            "0Xabc",
+            "0b",
+            "0o",
             "2001-12-14",
             "1.",
             "64Mi",
