@@ -5,9 +5,10 @@
 //! what the spec loader refuses in YAML. The API server encodes AdmissionReviews from its own
 //! objects and never repeats a key: a repeated key means the body did not come from it.
 //!
-//! One walk of the body with serde's visitor API (keys compared as written, escapes decoded),
-//! before the body is decoded into an AdmissionReview. serde_json's recursion limit (128)
-//! bounds its depth; its error adds the line and column of the repeated key.
+//! One walk of the body with serde's visitor API (keys compared once escapes are decoded),
+//! after it decoded as an AdmissionReview, so a malformed body keeps serde's message about the
+//! review's shape. serde_json's recursion limit (128) bounds its depth; its error adds the line
+//! and column of the repeated key.
 
 use std::borrow::Cow;
 use std::collections::HashSet;

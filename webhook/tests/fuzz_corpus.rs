@@ -8,7 +8,11 @@
 #[allow(dead_code)]
 mod harness;
 
-use std::path::Path;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 /// Mutated inputs per target in the random pass; `KILN_FUZZ_MUTATIONS` changes it.
 const MUTATIONS: u64 = 10_000;
@@ -45,8 +49,9 @@ fn replay(target: &str, property: fn(&[u8])) -> usize {
 /// byte changed, inserted or erased, a run repeated or erased, a token of YAML or JSON syntax
 /// inserted, two seeds spliced), one to four edits each, from a fixed PRNG seed
 /// (`KILN_FUZZ_SEED` changes it) so a failure reproduces. Not coverage-guided: it tries what
-/// lies near the seeds, where libFuzzer (README, Fuzzing) goes further. A failing input is
-/// written under `target/fuzz-failures/` to be kept in `fuzz/regressions/TARGET/` once fixed.
+/// lies near the seeds, where libFuzzer (README, Fuzzing) goes further. A failing input, or one
+/// that runs over [`HANG`] (the process then aborts), is written under `target/fuzz-failures/`
+/// to be kept in `fuzz/regressions/TARGET/` once fixed.
 fn mutation_pass(target: &str, property: fn(&[u8]), seeds: &[Vec<u8>]) {
     let number = |name: &str, default: u64| {
         std::env::var(name)
@@ -59,22 +64,67 @@ fn mutation_pass(target: &str, property: fn(&[u8]), seeds: &[Vec<u8>]) {
         number("KILN_FUZZ_SEED", 0x6b69_6c6e),
     );
     let mut random = SplitMix(seed ^ target.len() as u64);
-    for round in 0..mutations {
-        let mut input = seeds[random.below(seeds.len())].clone();
-        for _ in 0..=random.below(4) {
-            mutate(&mut input, seeds, &mut random);
+    // The input being judged and since when, for the watchdog.
+    let running: Mutex<Option<(Instant, u64, Vec<u8>)>> = Mutex::new(None);
+    let done = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            while !done.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(200));
+                if let Some((since, round, input)) = &*running.lock().unwrap()
+                    && since.elapsed() > HANG
+                {
+                    let path = keep_failure(target, seed, *round, input);
+                    // Straight to stderr: the test harness would hold an eprintln! back, and
+                    // the abort loses what it holds.
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "{target}: mutation {round} of PRNG seed {seed} ran over {HANG:?}; input in {}",
+                        path.display()
+                    );
+                    std::process::abort();
+                }
+            }
+        });
+        let _stop = StopOnDrop(&done);
+        for round in 0..mutations {
+            let mut input = seeds[random.below(seeds.len())].clone();
+            for _ in 0..=random.below(4) {
+                mutate(&mut input, seeds, &mut random);
+            }
+            *running.lock().unwrap() = Some((Instant::now(), round, input.clone()));
+            let outcome = std::panic::catch_unwind(|| property(&input));
+            *running.lock().unwrap() = None;
+            if outcome.is_err() {
+                let path = keep_failure(target, seed, round, &input);
+                panic!(
+                    "{target}: mutation {round} of PRNG seed {seed} fails its property; input in {}",
+                    path.display()
+                );
+            }
         }
-        if std::panic::catch_unwind(|| property(&input)).is_err() {
-            let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/fuzz-failures");
-            std::fs::create_dir_all(&folder).unwrap();
-            let path = folder.join(format!("{target}-{seed}-{round}"));
-            std::fs::write(&path, &input).unwrap();
-            panic!(
-                "{target}: mutation {round} of PRNG seed {seed} fails its property; input in {}",
-                path.display()
-            );
-        }
+    });
+}
+
+/// Longest one input may take (debug build) before the pass calls it a hang and aborts.
+const HANG: Duration = Duration::from_secs(20);
+
+/// Ends the watchdog when the pass ends, by returning or by a failed property.
+struct StopOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
     }
+}
+
+/// Writes a failing input where it can be picked up for `fuzz/regressions/TARGET/`.
+fn keep_failure(target: &str, seed: u64, round: u64, input: &[u8]) -> PathBuf {
+    let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/fuzz-failures");
+    std::fs::create_dir_all(&folder).unwrap();
+    let path = folder.join(format!("{target}-{seed}-{round}"));
+    std::fs::write(&path, input).unwrap();
+    path
 }
 
 /// Pieces of YAML and JSON syntax, and characters kiln treats specially, for insertion.
