@@ -68,13 +68,13 @@ SPECIAL = {
     "cargo install cargo-fuzz": (
         None,
         "the fuzz targets need nightly Rust, which CI does not have; webhook/tests/fuzz_corpus.rs"
-        " replays the same properties on stable",
+        " runs the same properties on stable (seeds, kept crashes, then mutations of the seeds)",
     ),
     "cd fuzz && cargo +nightly fuzz run -O spec_loader corpus/spec_loader seeds/spec_loader"
     " -- -max_total_time=300 -rss_limit_mb=2048 -timeout=10": (
         None,
         "needs nightly Rust and runs for 5 minutes; webhook/tests/fuzz_corpus.rs replays the"
-        " seeds and kept crashes on stable",
+        " seeds and kept crashes on stable and runs its properties on 10,000 mutations of the seeds",
     ),
 }
 
