@@ -137,9 +137,17 @@ pub struct Chart {
     pub definition_files: BTreeMap<&'static str, Document>,
     /// `values.schema.yaml`, compiled once when the chart is read.
     pub values_schema: Option<Arc<Schema>>,
+    /// Compiled into the binary (`Chart::builtins`), rather than read from a folder.
+    pub builtin: bool,
 }
 
 impl Chart {
+    /// A built-in chart with no `--values` merged in: what CI compiled and tested, so it may be
+    /// compiled when first needed rather than up front (`Kiln`).
+    pub fn is_builtin_as_shipped(&self) -> bool {
+        self.builtin && self.values_sources.len() <= 1
+    }
+
     /// A chart without templates checks and defaults objects of its kind and outputs them
     /// as they are: the kind belongs to an operator the team keeps, and kiln guards it.
     pub fn guards_only(&self) -> bool {
@@ -155,7 +163,11 @@ impl Chart {
                     .iter()
                     .map(|(path, text)| ((*path).to_owned(), (*text).to_owned()))
                     .collect();
-                Chart::from_files(&format!("built-in chart {name}"), files)
+                let chart = Chart::from_files(&format!("built-in chart {name}"), files)?;
+                Ok(Chart {
+                    builtin: true,
+                    ..chart
+                })
             })
             .collect()
     }
@@ -291,6 +303,7 @@ impl Chart {
             values_sources: values_document.into_iter().collect(),
             definition_files,
             values_schema: None,
+            builtin: false,
         };
         if let Some(document) = chart.definition_files.get("values.schema.yaml") {
             let schema = Schema::parse(&document.value, &FieldPath::root()).map_err(|error| {

@@ -4,7 +4,7 @@
 //! knows no kind: each chart's `KindDefinition` says what a valid spec is.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use crate::chart::{Chart, ChartError, KindId};
 use crate::finding::{FieldPath, Finding, Location, ObjectRef};
@@ -16,10 +16,31 @@ use crate::{namespaces, passthrough, postprocess};
 /// The renderer: charts compiled and ready, shared by every request or run.
 pub struct Kiln {
     /// One per kind, in the order the charts were given.
-    engines: Vec<Engine>,
+    slots: Vec<Slot>,
     /// Whether `run` lets documents of no chart's kind through as plain manifests
     /// (`passthrough`); off unless asked, so one document is always judged as a spec.
     passthrough: bool,
+}
+
+/// A chart and its engine. The engine is compiled when the `Kiln` is made, except for a
+/// built-in chart left as shipped ([`Chart::is_builtin_as_shipped`]): that one compiles the
+/// first time a document of its kind needs it, so a run pays only for the kinds it holds (the
+/// three built-in charts a microservice run does not use were a quarter of a one-spec run).
+/// A chart from a folder, or one with `--values` merged in, is always compiled up front, so a
+/// broken one is an error before any input is read.
+struct Slot {
+    chart: Chart,
+    exports: Arc<Exports>,
+    engine: OnceLock<Engine>,
+}
+
+impl Slot {
+    fn engine(&self) -> &Engine {
+        self.engine.get_or_init(|| {
+            Engine::new(self.chart.clone(), self.exports.clone())
+                .expect("a built-in chart as shipped compiles (every one is compiled by its tests)")
+        })
+    }
 }
 
 /// What kiln concluded about one document.
@@ -83,14 +104,36 @@ impl Kiln {
             }
         }
         let exports = Arc::new(Exports::of(charts.clone()));
-        let engines = charts
+        let slots = charts
             .into_iter()
-            .map(|chart| Engine::new(chart, exports.clone()))
-            .collect::<Result<Vec<_>, _>>()?;
+            .map(|chart| {
+                let engine = OnceLock::new();
+                if !chart.is_builtin_as_shipped() {
+                    let _ = engine.set(Engine::new(chart.clone(), exports.clone())?);
+                }
+                Ok(Slot {
+                    chart,
+                    exports: exports.clone(),
+                    engine,
+                })
+            })
+            .collect::<Result<Vec<_>, ChartError>>()?;
         Ok(Kiln {
-            engines,
+            slots,
             passthrough: false,
         })
+    }
+
+    /// Compiles every chart not compiled yet: for a long-running process (the webhook), so that
+    /// no request pays for it.
+    pub fn compile_all(&self) {
+        for slot in &self.slots {
+            slot.engine();
+        }
+    }
+
+    fn engine(&self, index: usize) -> &Engine {
+        self.slots[index].engine()
     }
 
     /// With `on`, `run` lets a document of no chart's kind through to the output as a plain
@@ -103,7 +146,7 @@ impl Kiln {
 
     /// The charts, in the order given.
     pub fn charts(&self) -> impl Iterator<Item = &Chart> {
-        self.engines.iter().map(Engine::chart)
+        self.slots.iter().map(|slot| &slot.chart)
     }
 
     /// The values of the chart that rendered `object` (by its `kiln.dev/spec` annotation),
@@ -115,11 +158,10 @@ impl Kiln {
             .and_then(|v| v.as_str())
             .unwrap_or_default();
         let kind = source.split(' ').next().unwrap_or_default();
-        self.engines
-            .iter()
-            .find(|engine| engine.chart().renders.kind == kind)
-            .or(self.engines.first())
-            .map(|engine| &engine.chart().values)
+        self.charts()
+            .find(|chart| chart.renders.kind == kind)
+            .or(self.charts().next())
+            .map(|chart| &chart.values)
             .unwrap_or(&serde_json::Value::Null)
     }
 
@@ -143,7 +185,7 @@ impl Kiln {
         match self.dispatch(&document.value) {
             Err(finding) => checked.findings.push(finding),
             Ok(index) => {
-                let engine = &self.engines[index];
+                let engine = self.engine(index);
                 checked
                     .findings
                     .extend(self.system_namespace(engine, &document.value));
@@ -216,7 +258,7 @@ impl Kiln {
     /// difference into a JSON patch; applying it and asking again yields no change.
     pub fn with_defaults(&self, document: &serde_json::Value) -> Option<serde_json::Value> {
         let index = self.target(document)?;
-        Some(self.engines[index].definition().defaults_of(document))
+        Some(self.engine(index).definition().defaults_of(document))
     }
 
     /// The finding for a spec aimed at a system namespace its chart does not allow.
@@ -239,8 +281,8 @@ impl Kiln {
 
     fn target(&self, document: &serde_json::Value) -> Option<usize> {
         let text = |key: &str| document.get(key).and_then(|v| v.as_str());
-        self.engines.iter().position(|engine| {
-            let kind = &engine.chart().renders;
+        self.charts().position(|chart| {
+            let kind = &chart.renders;
             text("apiVersion") == Some(kind.api_version.as_str())
                 && text("kind") == Some(kind.kind.as_str())
         })
@@ -325,7 +367,7 @@ impl Kiln {
             if let (false, Some(chart), Some(object)) =
                 (has_errors, result.chart, result.defaulted.take())
             {
-                let engine = &self.engines[chart];
+                let engine = self.engine(chart);
                 let variables = std::mem::take(&mut result.variables);
                 instances.push((index, chart, instance(engine, object, variables)));
             }
@@ -337,7 +379,7 @@ impl Kiln {
             .collect();
         let instance_field = |index: usize| {
             checked[index].chart.map_or_else(FieldPath::root, |chart| {
-                self.engines[chart].definition().instance_field.clone()
+                self.engine(chart).definition().instance_field.clone()
             })
         };
         collect_objects(rendered, &checked, &documents, &instance_field, &mut report);
@@ -358,7 +400,7 @@ impl Kiln {
         instances: &[(usize, usize, Instance)],
     ) -> Vec<Result<Rendered, Finding>> {
         let render_one = |(_, chart, instance): &(usize, usize, Instance)| {
-            let engine = &self.engines[*chart];
+            let engine = self.engine(*chart);
             let mut objects = engine.render_instance(instance)?;
             postprocess::finish_instance(&mut objects, &instance.spec_ref);
             Ok(Rendered::from_objects(objects, &engine.chart().values))
@@ -377,7 +419,7 @@ impl Kiln {
     ) {
         let mut groups: BTreeMap<(usize, &str), (usize, Vec<&Instance>)> = BTreeMap::new();
         for (index, chart, instance) in instances {
-            if self.engines[*chart].chart().namespace_templates.is_empty() {
+            if self.slots[*chart].chart.namespace_templates.is_empty() {
                 continue;
             }
             groups
@@ -387,7 +429,7 @@ impl Kiln {
                 .push(instance);
         }
         for ((chart, namespace), (first, mut members)) in groups {
-            let engine = &self.engines[chart];
+            let engine = self.engine(chart);
             members.sort_by(|a, b| a.name.cmp(&b.name));
             let context = NamespaceContext {
                 name: namespace,
@@ -424,7 +466,7 @@ impl Kiln {
             let (Some(chart), Some(object)) = (checked.chart, checked.defaulted) else {
                 continue;
             };
-            let engine = &self.engines[chart];
+            let engine = self.engine(chart);
             let instance = instance(engine, object, checked.variables);
             texts.extend(engine.instance_texts(&instance));
         }

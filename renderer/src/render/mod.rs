@@ -357,6 +357,21 @@ fn template_error_text(error: &minijinja::Error) -> String {
 mod tests {
     use super::*;
 
+    /// `Kiln` compiles a built-in chart as shipped only when its kind first appears, and
+    /// expects it to compile then: every one does, with its own values.
+    #[test]
+    fn every_builtin_chart_compiles() {
+        let charts = Chart::builtins().unwrap();
+        assert!(charts.iter().all(Chart::is_builtin_as_shipped));
+        let exports = Arc::new(Exports::of(charts.clone()));
+        for chart in charts {
+            let origin = chart.origin.clone();
+            if let Err(error) = Engine::new(chart, exports.clone()) {
+                panic!("{origin}: {error}");
+            }
+        }
+    }
+
     /// The fast reader only pays off if the built-in charts' output stays inside its subset.
     #[test]
     fn the_builtin_charts_render_within_the_fast_yaml_subset() {
