@@ -13,7 +13,8 @@ use crate::render::{Engine, Exports, Instance, NamespaceContext};
 use crate::spec::load::{Document, InputFile, parse_all};
 use crate::{namespaces, passthrough, postprocess};
 
-/// The renderer: charts compiled and ready, shared by every request or run.
+/// The renderer: the charts, each compiled up front or on first use (`Slot`), shared by every
+/// request or run.
 pub struct Kiln {
     /// One per kind, in the order the charts were given.
     slots: Vec<Slot>,
@@ -24,8 +25,8 @@ pub struct Kiln {
 
 /// A chart and its engine. The engine is compiled when the `Kiln` is made, except for a
 /// built-in chart left as shipped ([`Chart::is_builtin_as_shipped`]): that one compiles the
-/// first time a document of its kind needs it, so a run pays only for the kinds it holds (the
-/// three built-in charts a microservice run does not use were a quarter of a one-spec run).
+/// first time a document of its kind needs it, so a run compiles only the kinds it holds
+/// (reading the other charts' files still costs: see the README's Benchmark).
 /// A chart from a folder, or one with `--values` merged in, is always compiled up front, so a
 /// broken one is an error before any input is read.
 struct Slot {
