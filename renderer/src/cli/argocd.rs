@@ -33,7 +33,6 @@ pub fn generate(lookup: impl Fn(&str) -> Option<String>) -> Result<ExitCode, Str
         (Some(name), _) | (None, Some(name)) => Some(name),
         (None, None) => None,
     };
-    let named = env.is_some();
     let args = RenderArgs {
         input: InputArgs {
             files: Vec::new(),
@@ -51,17 +50,13 @@ pub fn generate(lookup: impl Fn(&str) -> Option<String>) -> Result<ExitCode, Str
         check: false,
         format: Format::Text,
     };
-    super::render(&args).map_err(|message| {
-        // The flags the message suggests are not the Application's to give.
-        match message.split_once("; choose one with --env NAME") {
-            Some((head, _)) if !named => format!(
-                "{head}; name one with the Application's plugin parameter env or plugin env \
-                 entry KILN_ENV"
-            ),
-            _ => message,
-        }
-    })
+    // The command line's flags are not the Application's to give: name its fields instead.
+    super::exit(super::render_jobs(&args, HOW_TO_CHOOSE))
 }
+
+/// How an Application names one of several environments.
+const HOW_TO_CHOOSE: &str =
+    "name one with the Application's plugin parameter env or plugin env entry KILN_ENV";
 
 #[cfg(test)]
 mod tests {

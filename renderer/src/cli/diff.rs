@@ -53,13 +53,14 @@ impl Comparison {
         let changes = folder::changes(root, &files).map_err(|e| e.to_string())?;
         // The plan lists one file per object, in object order, then the kustomization.
         // Indexed only when something changed: a passing check needs no labels.
-        let index: HashMap<&Path, usize> = match changes.is_empty() {
-            true => HashMap::new(),
-            false => files
+        let index: HashMap<&Path, usize> = if changes.is_empty() {
+            HashMap::new()
+        } else {
+            files
                 .iter()
                 .enumerate()
                 .map(|(i, (path, _))| (path.as_path(), i))
-                .collect(),
+                .collect()
         };
         let label_of = |change: &Change| -> String {
             match change {

@@ -37,8 +37,18 @@ impl From<String> for PlanError {
     }
 }
 
-/// The jobs a command runs. `output` is the command's `-o` (`-` for standard output).
-pub fn plan(args: &InputArgs, output: Option<&str>) -> Result<Vec<Job>, PlanError> {
+/// How the command line chooses among a project's environments, for the message when a
+/// project has several and none was chosen.
+pub const CHOOSE_WITH_FLAGS: &str = "choose one with --env NAME, or --all-envs";
+
+/// The jobs a command runs. `output` is the command's `-o` (`-` for standard output);
+/// `how_to_choose` ends the message when the project has several environments and none was
+/// chosen ([`CHOOSE_WITH_FLAGS`] on the command line).
+pub fn plan(
+    args: &InputArgs,
+    output: Option<&str>,
+    how_to_choose: &str,
+) -> Result<Vec<Job>, PlanError> {
     let output_flag = output.map(|o| (o != "-").then(|| PathBuf::from(o)));
     let extra_patches: Vec<PatchRef> = args
         .patches
@@ -76,7 +86,7 @@ pub fn plan(args: &InputArgs, output: Option<&str>) -> Result<Vec<Job>, PlanErro
         ProjectError::Invalid(findings) => PlanError::Project(findings),
         io @ ProjectError::Io { .. } => PlanError::Usage(io.to_string()),
     })?;
-    let environments = project.select(args.env.as_deref(), args.all_envs)?;
+    let environments = project.select(args.env.as_deref(), args.all_envs, how_to_choose)?;
     if environments.len() > 1 && output.is_some() {
         return Err(PlanError::Usage(
             "-o names one destination; with --all-envs each environment renders into its own \

@@ -315,8 +315,13 @@ pub fn run(cli: Cli) -> Result<ExitCode, String> {
 }
 
 /// Plans the jobs; a broken project file is reported as findings (exit 2).
-fn plan_jobs(input: &InputArgs, output: Option<&str>, format: Format) -> Result<Vec<Job>, Exit> {
-    jobs::plan(input, output).map_err(|error| match error {
+fn plan_jobs(
+    input: &InputArgs,
+    output: Option<&str>,
+    format: Format,
+    how_to_choose: &str,
+) -> Result<Vec<Job>, Exit> {
+    jobs::plan(input, output, how_to_choose).map_err(|error| match error {
         PlanError::Usage(message) => Exit::Usage(message),
         PlanError::Project(findings) => {
             let _ = emit(format, &findings, true);
@@ -345,11 +350,17 @@ fn exit(result: Result<ExitCode, Exit>) -> Result<ExitCode, String> {
 }
 
 fn render(args: &RenderArgs) -> Result<ExitCode, String> {
-    exit(render_jobs(args))
+    exit(render_jobs(args, jobs::CHOOSE_WITH_FLAGS))
 }
 
-fn render_jobs(args: &RenderArgs) -> Result<ExitCode, Exit> {
-    let jobs = plan_jobs(&args.input, args.output.as_deref(), args.format)?;
+/// `render`, with `how_to_choose` saying how to name an environment (`jobs::plan`).
+fn render_jobs(args: &RenderArgs, how_to_choose: &str) -> Result<ExitCode, Exit> {
+    let jobs = plan_jobs(
+        &args.input,
+        args.output.as_deref(),
+        args.format,
+        how_to_choose,
+    )?;
     let to_stdout = jobs.iter().any(|job| job.output.is_none());
     if args.check && to_stdout {
         return Err(Exit::Usage(
@@ -439,7 +450,7 @@ fn write_folder(dir: &Path, report: &Report, env: Option<&str>) -> Result<(), St
 
 fn validate(args: &ValidateArgs) -> Result<ExitCode, String> {
     exit((|| {
-        let jobs = plan_jobs(&args.input, None, args.format)?;
+        let jobs = plan_jobs(&args.input, None, args.format, jobs::CHOOSE_WITH_FLAGS)?;
         let (_, findings) = jobs::run_all(&jobs, !args.input.no_passthrough)?;
         Ok(finish(&findings, args.format, true))
     })())
@@ -451,7 +462,12 @@ fn diff(args: &DiffArgs) -> Result<ExitCode, String> {
 }
 
 fn diff_jobs(args: &DiffArgs) -> Result<ExitCode, Exit> {
-    let jobs = plan_jobs(&args.input, args.output.as_deref(), args.format)?;
+    let jobs = plan_jobs(
+        &args.input,
+        args.output.as_deref(),
+        args.format,
+        jobs::CHOOSE_WITH_FLAGS,
+    )?;
     if jobs.iter().any(|job| job.output.is_none()) {
         return Err(Exit::Usage(
             "kiln diff compares with an output folder: give -o DIR, or choose an environment \

@@ -422,10 +422,9 @@ struct Comparison {
 
 /// A planned file against the root's listing and its current contents.
 enum Recorded {
-    /// Not in the listing.
-    No,
-    /// Listed, but without kiln's header: someone else's file now.
-    NotOurs,
+    /// Not in the listing, or listed without kiln's header (someone else's file now): its
+    /// destination must be free to write.
+    NotOwned,
     Unchanged,
     Changed,
 }
@@ -438,12 +437,12 @@ impl Comparison {
         // every core, like the render itself (bench/gitops.sh).
         let states = crate::parallel::map(files, |(relative, contents)| {
             if !old.recorded.contains(relative) {
-                return Ok(Recorded::No);
+                return Ok(Recorded::NotOwned);
             }
             let path = root.join(relative);
             let existing = fs::read(&path).map_err(io_error(&path))?;
             Ok(if !existing.starts_with(HEADER.as_bytes()) {
-                Recorded::NotOurs
+                Recorded::NotOwned
             } else if existing == contents.as_bytes() {
                 Recorded::Unchanged
             } else {
@@ -461,7 +460,7 @@ impl Comparison {
                 Recorded::Changed => {
                     owned.insert(relative.clone());
                 }
-                Recorded::No | Recorded::NotOurs => check_destination(root, relative, &old)?,
+                Recorded::NotOwned => check_destination(root, relative, &old)?,
             }
         }
         let mut gone: Vec<&PathBuf> = old

@@ -213,7 +213,14 @@ impl Project {
     }
 
     /// The environments a command works on: `name`, or all with `all`, or the only one.
-    pub fn select(&self, name: Option<&str>, all: bool) -> Result<Vec<&Environment>, String> {
+    /// With several and none chosen, `how_to_choose` ends the message: the CLI names its
+    /// flags, the Argo CD plugin the Application's fields.
+    pub fn select(
+        &self,
+        name: Option<&str>,
+        all: bool,
+        how_to_choose: &str,
+    ) -> Result<Vec<&Environment>, String> {
         let names: Vec<&str> = self.environments.iter().map(|e| e.name.as_str()).collect();
         match (name, all) {
             (Some(_), true) => Err("--env and --all-envs exclude each other".into()),
@@ -232,7 +239,7 @@ impl Project {
             },
             (None, false) if self.environments.len() == 1 => Ok(vec![&self.environments[0]]),
             (None, false) => Err(format!(
-                "{}: {} environments ({}); choose one with --env NAME, or --all-envs",
+                "{}: {} environments ({}); {how_to_choose}",
                 self.file,
                 names.len(),
                 names.join(", ")
