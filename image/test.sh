@@ -98,7 +98,8 @@ grep -q "^kind: Deployment$" <<<"$rendered" || fail "kiln render gave no Deploym
 # The Argo CD plugin's generate step as argocd-cmp-server runs it in the kiln sidecar: the
 # image's kiln, chrooted into the image's files as uid 999, in a repository copy under /tmp,
 # compared with the host's render of the same project (tests/argocd.py).
-cargo build -q -p kiln --bin kiln
+# (the build `cargo test --workspace` makes, so that after it nothing is compiled again)
+cargo test -q --workspace --no-run
 python3 tests/argocd.py --image-root "$rootfs" || fail "the Argo CD plugin's generate failed inside the image"
 
 # Certificates by the image's kiln-certs, written where the image's user may write.

@@ -230,9 +230,9 @@ def main():
     readme = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.path.join(REPO, "README.md"))
     text = open(readme, encoding="utf-8").read()
     target = os.environ.get("CARGO_TARGET_DIR", os.path.join(REPO, "target"))
-    subprocess.run(
-        ["cargo", "build", "-q", "-p", "kiln", "-p", "kiln-webhook"], cwd=REPO, check=True
-    )
+    # The same build `cargo test --workspace` makes (dev-dependencies turn on features of
+    # shared crates, so `cargo build -p ...` would compile much of the tree again).
+    subprocess.run(["cargo", "test", "-q", "--workspace", "--no-run"], cwd=REPO, check=True)
 
     failures, ran, special_seen = [], 0, set()
     with tempfile.TemporaryDirectory(prefix="kiln-readme-") as tmp:

@@ -233,8 +233,10 @@ fn render_alone(dir: &Path, folder: &str) -> Vec<(String, String)> {
 #[test]
 fn a_killed_render_leaves_the_old_tree_or_the_new_one() {
     let dir = tempfile::tempdir().unwrap();
-    many_specs(dir.path(), "v1", 1500, "1.0");
-    many_specs(dir.path(), "v2", 1500, "2.0");
+    // Kills land anywhere in a full render's time, so the count of specs only sets how long
+    // the test runs (16 renders of a debug build), not what it covers.
+    many_specs(dir.path(), "v1", 500, "1.0");
+    many_specs(dir.path(), "v2", 500, "2.0");
     let trees = [
         render_alone(dir.path(), "v1"),
         render_alone(dir.path(), "v2"),
