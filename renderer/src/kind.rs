@@ -231,7 +231,7 @@ impl KindDefinition {
             defaults,
             variables,
             instance_field,
-            values: Scope::root().with(cel::VALUES, cel::to_cel(values)),
+            values: Scope::root().with(cel::VALUES, values),
         })
     }
 

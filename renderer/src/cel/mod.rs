@@ -4,8 +4,9 @@
 //! into CEL values with Kubernetes' number semantics, and compile errors with positions.
 //! It knows nothing about charts or kinds.
 
-mod reads;
-pub use reads::rename_variables;
+mod chains;
+mod rename;
+pub use rename::rename_variables;
 
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex};
@@ -78,8 +79,8 @@ fn has_function(name: &str) -> bool {
 pub struct Expression {
     pub source: String,
     program: Program,
-    /// What it reads of each variable it names, so evaluation binds only that.
-    reads: Vec<(String, reads::Reach)>,
+    /// The same expression with its field chains read as single variables: what runs first.
+    fast: chains::Chains,
 }
 
 /// Values an evaluation may bind, by variable name; each expression gets only what it reads.
@@ -123,10 +124,11 @@ impl Expression {
                 missing.join(", ")
             )));
         }
+        let fast = chains::extract(program.expression(), allowed);
         Ok(Expression {
             source: source.to_owned(),
             program,
-            reads: reads::reaches(source, allowed),
+            fast,
         })
     }
 
@@ -135,16 +137,39 @@ impl Expression {
         self.program.expression()
     }
 
-    /// Evaluates in `scope` with `inputs` bound: of each, only the part the expression can
-    /// reach, since binding and every field selection copy what they touch.
+    /// Evaluates in `scope` with `inputs` bound. The tree with field chains runs first,
+    /// with each chain bound to the value at its end; only when it fails on a chain that is
+    /// not there does the original expression run, over the whole inputs, for CEL's own error.
     pub fn eval(&self, scope: &Scope<'_>, inputs: &Inputs<'_>) -> Result<Value, String> {
-        let mut local = scope.child();
+        let mut local = scope.context.new_inner_scope();
+        for chain in &self.fast.chains {
+            let value = match scope
+                .json(&chain.variable, inputs)
+                .and_then(|root| chain.lookup(root))
+            {
+                Some(chains::Found::Value(value)) => to_cel(value),
+                Some(chains::Found::Present(present)) => Value::Bool(present),
+                None => continue,
+            };
+            local.add_variable_from_value(chain.name.as_str(), value);
+        }
         for (name, value) in inputs {
-            if let Some((_, reach)) = self.reads.iter().find(|(read, _)| read == name) {
-                local.bind(name, reach.project(value));
+            if self.fast.whole.iter().any(|whole| whole == name) {
+                local.add_variable_from_value(*name, to_cel(value));
             }
         }
-        self.program.execute(&local.0).map_err(|e| describe(&e))
+        match Value::resolve(&self.fast.tree, &local) {
+            Err(ExecutionError::UndeclaredReference(name))
+                if self.fast.chains.iter().any(|chain| *chain.name == *name) =>
+            {
+                let mut local = scope.context.new_inner_scope();
+                for (name, value) in inputs {
+                    local.add_variable_from_value(*name, to_cel(value));
+                }
+                self.program.execute(&local).map_err(|e| describe(&e))
+            }
+            result => result.map_err(|e| describe(&e)),
+        }
     }
 
     /// Evaluates to a boolean, as a rule must.
@@ -164,10 +189,13 @@ impl Expression {
     }
 }
 
-/// Variables bound for evaluation. Binding converts a value into the interpreter's own form,
-/// which costs as much as the value is big, so bind what many expressions share (the chart's
-/// values) once, in an outer scope; per-object values come as [`Inputs`] to each evaluation.
-pub struct Scope<'a>(Context<'a>);
+/// Variables bound for evaluation: what many expressions share (the chart's values), bound
+/// once; per-object values come as [`Inputs`] to each evaluation. The JSON is kept beside its
+/// converted form, for reading field chains out of it.
+pub struct Scope<'a> {
+    context: Context<'a>,
+    json: Vec<(&'static str, Arc<serde_json::Value>)>,
+}
 
 impl std::fmt::Debug for Scope<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -178,23 +206,34 @@ impl std::fmt::Debug for Scope<'_> {
 impl Scope<'static> {
     /// A scope with the standard and Kubernetes functions and no variables.
     pub fn root() -> Scope<'static> {
-        Scope(BASE.new_inner_scope())
+        Scope {
+            context: BASE.new_inner_scope(),
+            json: Vec::new(),
+        }
     }
 }
 
 impl Scope<'_> {
-    /// A scope that sees this one's variables and may add or shadow its own.
-    pub fn child(&self) -> Scope<'_> {
-        Scope(self.0.new_inner_scope())
-    }
-
-    pub fn bind(&mut self, name: &'static str, value: Value) {
-        self.0.add_variable_from_value(name, value);
-    }
-
-    pub fn with(mut self, name: &'static str, value: Value) -> Self {
-        self.bind(name, value);
+    /// `value` bound as `name`.
+    pub fn with(mut self, name: &'static str, value: &serde_json::Value) -> Self {
+        self.context.add_variable_from_value(name, to_cel(value));
+        self.json.retain(|(bound, _)| *bound != name);
+        self.json.push((name, Arc::new(value.clone())));
         self
+    }
+
+    /// The JSON bound as `name`: in `inputs`, which shadow the scope, or in the scope.
+    fn json<'v>(&'v self, name: &str, inputs: &'v Inputs<'v>) -> Option<&'v serde_json::Value> {
+        inputs
+            .iter()
+            .find(|(input, _)| *input == name)
+            .map(|(_, value)| *value)
+            .or_else(|| {
+                self.json
+                    .iter()
+                    .find(|(bound, _)| *bound == name)
+                    .map(|(_, value)| &**value)
+            })
     }
 }
 
