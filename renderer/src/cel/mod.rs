@@ -194,7 +194,7 @@ impl Expression {
 /// converted form, for reading field chains out of it.
 pub struct Scope<'a> {
     context: Context<'a>,
-    json: Vec<(&'static str, Arc<serde_json::Value>)>,
+    json: Vec<(&'static str, serde_json::Value)>,
 }
 
 impl std::fmt::Debug for Scope<'_> {
@@ -218,7 +218,7 @@ impl Scope<'_> {
     pub fn with(mut self, name: &'static str, value: &serde_json::Value) -> Self {
         self.context.add_variable_from_value(name, to_cel(value));
         self.json.retain(|(bound, _)| *bound != name);
-        self.json.push((name, Arc::new(value.clone())));
+        self.json.push((name, value.clone()));
         self
     }
 
@@ -232,7 +232,7 @@ impl Scope<'_> {
                 self.json
                     .iter()
                     .find(|(bound, _)| *bound == name)
-                    .map(|(_, value)| &**value)
+                    .map(|(_, value)| value)
             })
     }
 }
