@@ -429,28 +429,43 @@ impl Kiln {
                 .1
                 .push(instance);
         }
-        for ((chart, namespace), (first, mut members)) in groups {
-            let engine = self.engine(chart);
+        // Each namespace renders on its own core: namespace templates read every instance of
+        // the namespace, which makes one namespace milliseconds of work.
+        let mut groups: Vec<_> = groups.into_iter().collect();
+        for (_, (_, members)) in &mut groups {
             members.sort_by(|a, b| a.name.cmp(&b.name));
-            let context = NamespaceContext {
-                name: namespace,
-                instances: members,
-            };
-            match engine.render_namespace(&context) {
-                Ok(mut objects) => {
-                    // A namespace-wide object comes from every spec of the kind in the namespace.
-                    let source = format!("{} {namespace}/*", engine.chart().renders.kind);
-                    postprocess::stamp_source(&mut objects, &source);
-                    for object in objects {
-                        report.findings.extend(postprocess::check_output(&object));
-                        report.objects.push(Manifest::from_object(object));
-                    }
+        }
+        type Finished = Result<(Vec<Finding>, Vec<Manifest>), Finding>;
+        let rendered = crate::parallel::map_coarse(
+            &groups,
+            |((chart, namespace), (_, members))| -> Finished {
+                let engine = self.engine(*chart);
+                let context = NamespaceContext {
+                    name: namespace,
+                    instances: members,
+                };
+                let mut objects = engine.render_namespace(&context)?;
+                // A namespace-wide object comes from every spec of the kind in the namespace.
+                let source = format!("{} {namespace}/*", engine.chart().renders.kind);
+                postprocess::stamp_source(&mut objects, &source);
+                let findings: Vec<Finding> =
+                    objects.iter().flat_map(postprocess::check_output).collect();
+                let manifests: Vec<Manifest> =
+                    objects.into_iter().map(Manifest::from_object).collect();
+                Ok((findings, manifests))
+            },
+        );
+        for ((_, (first, _)), result) in groups.iter().zip(rendered) {
+            match result {
+                Ok((findings, manifests)) => {
+                    report.findings.extend(findings);
+                    report.objects.extend(manifests);
                 }
                 Err(mut finding) => {
                     finding.field = FieldPath::of(&["metadata", "namespace"]);
                     report
                         .findings
-                        .push(attach(finding, &checked[first], &documents[first]));
+                        .push(attach(finding, &checked[*first], &documents[*first]));
                 }
             }
         }

@@ -39,7 +39,7 @@ pub struct Instance {
 #[derive(Debug, Clone, Serialize)]
 pub struct NamespaceContext<'a> {
     pub name: &'a str,
-    pub instances: Vec<&'a Instance>,
+    pub instances: &'a [&'a Instance],
 }
 
 /// A rendered Kubernetes object and where it came from.

@@ -302,7 +302,7 @@ pub fn parse_documents(file: &InputFile) -> (Vec<Document>, Vec<Finding>) {
 
 /// Parses many files, on all cores when there are several; documents keep the file order.
 pub fn parse_all(files: &[InputFile]) -> (Vec<Document>, Vec<Finding>) {
-    let parsed = crate::parallel::map(files, parse_documents);
+    let parsed = crate::parallel::map_coarse(files, parse_documents);
     let mut documents = Vec::new();
     let mut findings = Vec::new();
     for (file_documents, file_findings) in parsed {
