@@ -1,8 +1,6 @@
 //! Object order: kinds in Helm's install order (namespaces and quotas first, workloads
 //! after what they use, webhooks last), then namespace, then name. Unknown kinds go last.
 
-use std::cmp::Ordering;
-
 use super::Manifest;
 
 /// Helm's `InstallOrder` (pkg/releaseutil/kind_sorter.go).
@@ -59,23 +57,21 @@ fn kind_rank(kind: &str) -> usize {
         .unwrap_or(INSTALL_ORDER.len())
 }
 
-pub fn compare(a: &Manifest, b: &Manifest) -> Ordering {
-    (
-        kind_rank(&a.kind),
-        &a.kind,
-        &a.namespace,
-        &a.name,
-        &a.api_version,
-    )
-        .cmp(&(
-            kind_rank(&b.kind),
+/// Sorts objects into kind, namespace, name and apiVersion order. Each object's kind rank is
+/// looked up once, not at every comparison: 80,000 objects take over a million comparisons.
+pub fn sort(objects: &mut Vec<Manifest>) {
+    let mut ranked: Vec<(usize, Manifest)> = objects
+        .drain(..)
+        .map(|manifest| (kind_rank(&manifest.kind), manifest))
+        .collect();
+    ranked.sort_by(|(rank_a, a), (rank_b, b)| {
+        (rank_a, &a.kind, &a.namespace, &a.name, &a.api_version).cmp(&(
+            rank_b,
             &b.kind,
             &b.namespace,
             &b.name,
             &b.api_version,
         ))
-}
-
-pub fn sort(objects: &mut [Manifest]) {
-    objects.sort_by(compare);
+    });
+    objects.extend(ranked.into_iter().map(|(_, manifest)| manifest));
 }
