@@ -13,6 +13,9 @@ use crate::render::{Engine, Exports, Instance, NamespaceContext};
 use crate::spec::load::{Document, InputFile, parse_all};
 use crate::{namespaces, passthrough, postprocess};
 
+/// From this many documents on, [`Kiln::run`] frees what it is done with on another thread.
+const LARGE_RUN: usize = 256;
+
 /// The renderer: the charts, each compiled up front or on first use (`Slot`), shared by every
 /// request or run.
 pub struct Kiln {
@@ -356,10 +359,13 @@ impl Kiln {
     pub fn run(&self, mut documents: Vec<Document>) -> Report {
         let mut report = Report::default();
         let mut checked = crate::parallel::map(&documents, |document| self.check_or_pass(document));
+        // Freeing what a large run is done with happens beside the work, not before it.
+        let large = documents.len() >= LARGE_RUN;
+        let mut spent = Vec::with_capacity(documents.len());
         let mut instances: Vec<(usize, usize, Instance)> = Vec::new();
         let mut manifests = Vec::new();
         for (index, (document, result)) in documents.iter_mut().zip(&mut checked).enumerate() {
-            document.value = serde_json::Value::Null;
+            spent.push(std::mem::take(&mut document.value));
             let has_errors = result.has_errors();
             report.findings.append(&mut result.findings);
             if let (false, Some(object)) = (has_errors, result.manifest.take()) {
@@ -373,6 +379,7 @@ impl Kiln {
                 instances.push((index, chart, instance(engine, object, variables)));
             }
         }
+        crate::parallel::drop_in_background(spent, large);
         let rendered: Vec<(usize, Result<Rendered, Finding>)> = instances
             .iter()
             .map(|(index, _, _)| *index)
@@ -390,6 +397,7 @@ impl Kiln {
         report
             .findings
             .sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+        crate::parallel::drop_in_background((documents, checked, instances), large);
         report
     }
 
