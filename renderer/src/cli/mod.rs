@@ -437,11 +437,13 @@ fn write_folder(dir: &Path, report: &Report, env: Option<&str>) -> Result<(), St
     }
     let _ = writeln!(
         std::io::stderr(),
-        "kiln: {}{} objects in {}: {} files written, {} unchanged, {} removed",
+        "kiln: {}{} {} in {}: {} {} written, {} unchanged, {} removed",
         env.map(|e| format!("{e}: ")).unwrap_or_default(),
         report.objects.len(),
+        plural(report.objects.len(), "object"),
         dir.display(),
         summary.written,
+        plural(summary.written, "file"),
         summary.unchanged,
         summary.removed
     );
