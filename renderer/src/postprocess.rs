@@ -27,12 +27,48 @@ pub fn stamp_source(objects: &mut [Object], spec_ref: &str) {
 /// Stamps and hashes the objects of one instance.
 pub fn finish_instance(objects: &mut [Object], spec_ref: &str) {
     stamp_source(objects, spec_ref);
-    let config_hash = config_hash(objects);
+    let config_hash = config_hash(
+        &objects
+            .iter()
+            .map(|o| Hashed {
+                api_version: &o.api_version,
+                kind: &o.kind,
+                name: &o.name,
+                value: &o.value,
+            })
+            .collect::<Vec<_>>(),
+    );
     for object in objects.iter_mut() {
-        if ROLLED_WORKLOADS.contains(&(object.api_version.as_str(), object.kind.as_str())) {
-            annotations(&mut object.value, "/spec/template/metadata")
-                .insert(CONFIG_HASH_ANNOTATION.into(), config_hash.clone().into());
-        }
+        set_config_hash(
+            &object.api_version,
+            &object.kind,
+            &mut object.value,
+            &config_hash,
+        );
+    }
+}
+
+/// One object of an instance as the content hash sees it.
+pub struct Hashed<'a> {
+    pub api_version: &'a str,
+    pub kind: &'a str,
+    pub name: &'a str,
+    pub value: &'a Value,
+}
+
+/// Whether the content hash of an instance reads objects of this kind.
+pub fn is_hashed_content(api_version: &str, kind: &str) -> bool {
+    HASHED_CONTENT
+        .iter()
+        .any(|(group, hashed, _)| *hashed == kind && api_group(api_version) == *group)
+}
+
+/// Puts `config_hash` on the pod template of a workload whose pods roll when it changes;
+/// other objects are left as they are.
+pub fn set_config_hash(api_version: &str, kind: &str, value: &mut Value, config_hash: &str) {
+    if ROLLED_WORKLOADS.contains(&(api_version, kind)) {
+        annotations(value, "/spec/template/metadata")
+            .insert(CONFIG_HASH_ANNOTATION.into(), config_hash.into());
     }
 }
 
@@ -55,14 +91,14 @@ const HASHED_CONTENT: &[(&str, &str, &[&str])] = &[
 /// sha256 over the hashed content, in kind, name and key order; independent of template
 /// layout. Only ConfigMaps give the hash of an instance that renders no Certificate, so the
 /// hashes of such instances stay as they were before Certificates counted.
-fn config_hash(objects: &[Object]) -> String {
+pub fn config_hash(objects: &[Hashed<'_>]) -> String {
     let mut hasher = Sha256::new();
     for (group, kind, fields) in HASHED_CONTENT {
-        let mut sources: Vec<&Object> = objects
+        let mut sources: Vec<&Hashed<'_>> = objects
             .iter()
-            .filter(|o| o.kind == *kind && api_group(&o.api_version) == *group)
+            .filter(|o| o.kind == *kind && api_group(o.api_version) == *group)
             .collect();
-        sources.sort_by(|a, b| a.name.cmp(&b.name));
+        sources.sort_by(|a, b| a.name.cmp(b.name));
         for source in sources {
             if *kind != "ConfigMap" {
                 hasher.update(kind.as_bytes());

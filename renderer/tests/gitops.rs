@@ -378,6 +378,45 @@ fn patches_change_one_environment_and_merge_lists_by_key() {
 }
 
 #[test]
+fn a_patched_config_map_rolls_its_pods_and_other_patches_do_not() {
+    let config_hash = |dir: &Path| {
+        ok(&kiln(dir, &["render", "--env", "prod"], None));
+        deployment(dir, "prod")
+            .pointer("/spec/template/metadata/annotations/kiln.dev~1config-hash")
+            .and_then(|hash| hash.as_str())
+            .expect("a rendered Deployment carries the config hash")
+            .to_owned()
+    };
+    let unpatched = config_hash(project().path());
+    let data = patched(&[(
+        "patches/greeting.yaml",
+        "data: {GREETING: hello from prod}\n",
+        "{kind: ConfigMap, name: hello-v1s0}",
+    )]);
+    let replicas = patched(&[(
+        "patches/replicas.yaml",
+        "spec: {replicas: 3}\n",
+        "{kind: Deployment, name: hello-v1s0}",
+    )]);
+    assert_ne!(
+        config_hash(data.path()),
+        unpatched,
+        "new data rolls the pods"
+    );
+    assert_eq!(
+        config_hash(replicas.path()),
+        unpatched,
+        "the data is unchanged"
+    );
+    // The patched folder is what a render writes: check finds nothing to do.
+    ok(&kiln(
+        data.path(),
+        &["render", "--check", "--env", "prod"],
+        None,
+    ));
+}
+
+#[test]
 fn patch_mistakes_name_the_patch_file_line_and_target() {
     let cases: [(&str, &str, &str, &str); 5] = [
         (

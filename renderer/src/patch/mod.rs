@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use crate::finding::{FieldPath, Finding, Location, ObjectRef};
 use crate::output::Manifest;
+use crate::postprocess;
 use crate::project::{PatchRef, PatchType, Target};
 use crate::render::Object;
 use crate::spec::load::{Document, InputFile, parse_documents};
@@ -281,6 +282,7 @@ pub fn apply(
         findings.extend(check_patched(manifest, value, values_for, patches));
     }
     if findings.is_empty() {
+        rehash_patched_content(objects, &mut parsed, &mut touched);
         for (index, manifest) in objects.iter_mut().enumerate() {
             if let (true, Some(value)) = (touched[index], parsed[index].take()) {
                 manifest.yaml = crate::output::yaml::to_yaml(&value);
@@ -288,6 +290,67 @@ pub fn apply(
         }
     }
     findings
+}
+
+/// A patch that changes a ConfigMap's data or a Certificate's spec changes what the pods of
+/// its instance read: the instance's workloads get the content hash of the patched objects,
+/// as a render of that content would give them, so their pods roll when the patch lands.
+fn rehash_patched_content(
+    objects: &[Manifest],
+    parsed: &mut [Option<Value>],
+    touched: &mut [bool],
+) {
+    // The objects one spec rendered: the same `kiln.dev/spec` source, and an instance (a
+    // namespace-wide object has none).
+    let same_instance = |a: &Manifest, b: &Manifest| {
+        a.instance.is_some() && a.instance == b.instance && a.source == b.source
+    };
+    let mut rehashed: Vec<usize> = Vec::new();
+    for (index, manifest) in objects.iter().enumerate() {
+        if !touched[index]
+            || manifest.instance.is_none()
+            || !postprocess::is_hashed_content(&manifest.api_version, &manifest.kind)
+            || rehashed
+                .iter()
+                .any(|&done| same_instance(&objects[done], manifest))
+        {
+            continue;
+        }
+        rehashed.push(index);
+        let members: Vec<usize> = (0..objects.len())
+            .filter(|&other| same_instance(&objects[other], manifest))
+            .collect();
+        for &member in &members {
+            parsed[member].get_or_insert_with(|| parse(&objects[member]));
+        }
+        let config_hash = postprocess::config_hash(
+            &members
+                .iter()
+                .filter_map(|&member| {
+                    let object = &objects[member];
+                    Some(postprocess::Hashed {
+                        api_version: &object.api_version,
+                        kind: &object.kind,
+                        name: &object.name,
+                        value: parsed[member].as_ref()?,
+                    })
+                })
+                .collect::<Vec<_>>(),
+        );
+        for &member in &members {
+            let object = &objects[member];
+            if let Some(value) = parsed[member].as_mut() {
+                let before = value.clone();
+                postprocess::set_config_hash(
+                    &object.api_version,
+                    &object.kind,
+                    value,
+                    &config_hash,
+                );
+                touched[member] |= *value != before;
+            }
+        }
+    }
 }
 
 fn parse(manifest: &Manifest) -> Value {
