@@ -52,13 +52,15 @@ impl Chain {
     }
 }
 
-/// An expression's tree with its chains replaced, the chains, and the variables it also reads
-/// whole (`size(self)`, `self[key]`, a method or macro on `self`).
+/// An expression's tree with its chains replaced, the chains, the variables it also reads
+/// whole (`size(self)`, `self[key]`, a method or macro on `self`), and the variables its
+/// comprehensions bind (`x` in `list.all(x, ...)`, which the parser reports as reads).
 #[derive(Debug)]
 pub struct Chains {
     pub tree: IdedExpr,
     pub chains: Vec<Chain>,
     pub whole: Vec<String>,
+    pub bound: Vec<String>,
 }
 
 /// Rewrites `tree`, taking chains that start at any of `variables`. A comprehension that
@@ -68,12 +70,14 @@ pub fn extract(tree: &IdedExpr, variables: &[&str]) -> Chains {
         tree: tree.clone(),
         chains: Vec::new(),
         whole: Vec::new(),
+        bound: Vec::new(),
     };
     let mut walk = Walk {
         variables,
         hidden: Vec::new(),
         chains: &mut found.chains,
         whole: &mut found.whole,
+        bound: &mut found.bound,
     };
     walk.expr(&mut found.tree);
     found
@@ -85,6 +89,7 @@ struct Walk<'a> {
     hidden: Vec<String>,
     chains: &'a mut Vec<Chain>,
     whole: &'a mut Vec<String>,
+    bound: &'a mut Vec<String>,
 }
 
 impl Walk<'_> {
@@ -122,6 +127,11 @@ impl Walk<'_> {
                 self.hidden.push(comprehension.iter_var.clone());
                 self.hidden.extend(comprehension.iter_var2.clone());
                 self.hidden.push(comprehension.accu_var.clone());
+                for name in &self.hidden[depth..] {
+                    if !self.bound.contains(name) {
+                        self.bound.push(name.clone());
+                    }
+                }
                 self.expr(&mut comprehension.loop_cond);
                 self.expr(&mut comprehension.loop_step);
                 self.expr(&mut comprehension.result);

@@ -98,12 +98,12 @@ impl Expression {
             CompileError(text.trim().replace('\n', " "))
         })?;
         let references = program.references();
-        let bound = comprehension_variables(source);
+        let fast = chains::extract(program.expression(), allowed);
         let unknown = distinct(
             references
                 .variables()
                 .into_iter()
-                .filter(|name| !allowed.contains(name) && !bound.iter().any(|b| b == name)),
+                .filter(|name| !allowed.contains(name) && !fast.bound.iter().any(|b| b == name)),
         );
         if !unknown.is_empty() {
             return Err(CompileError(format!(
@@ -124,7 +124,6 @@ impl Expression {
                 missing.join(", ")
             )));
         }
-        let fast = chains::extract(program.expression(), allowed);
         Ok(Expression {
             source: source.to_owned(),
             program,
@@ -243,20 +242,6 @@ fn distinct<'a>(names: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
     names.sort_unstable();
     names.dedup();
     names
-}
-
-/// The variables macros bind (`x` in `list.all(x, ...)`); the parser reports them as reads.
-fn comprehension_variables(source: &str) -> Vec<String> {
-    static MACRO: LazyLock<regex::Regex> = LazyLock::new(|| {
-        regex::Regex::new(
-            r"\.(?:all|exists|exists_one|map|filter)\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*,",
-        )
-        .expect("a valid pattern")
-    });
-    MACRO
-        .captures_iter(source)
-        .map(|captures| captures[1].to_owned())
-        .collect()
 }
 
 /// JSON to CEL as the API server sees it: integers are `int`, never `uint`.
@@ -433,6 +418,20 @@ mod tests {
         let error = Expression::compile("values.a > 1", &[SELF]).unwrap_err();
         assert!(error.0.contains("reads values"), "{error:?}");
         assert!(Expression::compile("self.a >", &[SELF]).is_err());
+    }
+
+    #[test]
+    fn comprehension_variables_are_bound_where_the_syntax_binds_them() {
+        for source in [
+            "self.all(k, k != '')",
+            "self.all (k, k != '')",
+            "self.map(k, k.size()).exists(n, n > 1)",
+        ] {
+            assert!(Expression::compile(source, &[SELF]).is_ok(), "{source}");
+        }
+        // Macro-like text inside a string binds nothing.
+        let error = Expression::compile("'.all(foo, 1)' + foo", &[SELF]).unwrap_err();
+        assert!(error.0.contains("reads foo"), "{error:?}");
     }
 
     #[test]
