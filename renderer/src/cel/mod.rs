@@ -140,23 +140,13 @@ impl Expression {
     /// with each chain bound to the value at its end; only when it fails on a chain that is
     /// not there does the original expression run, over the whole inputs, for CEL's own error.
     pub fn eval(&self, scope: &Scope<'_>, inputs: &Inputs<'_>) -> Result<Value, String> {
+        let bindings = Bindings {
+            fast: &self.fast,
+            scope,
+            inputs,
+        };
         let mut local = scope.context.new_inner_scope();
-        for chain in &self.fast.chains {
-            let value = match scope
-                .json(&chain.variable, inputs)
-                .and_then(|root| chain.lookup(root))
-            {
-                Some(chains::Found::Value(value)) => to_cel(value),
-                Some(chains::Found::Present(present)) => Value::Bool(present),
-                None => continue,
-            };
-            local.add_variable_from_value(chain.name.as_str(), value);
-        }
-        for (name, value) in inputs {
-            if self.fast.whole.iter().any(|whole| whole == name) {
-                local.add_variable_from_value(*name, to_cel(value));
-            }
-        }
+        local.set_variable_resolver(&bindings);
         match Value::resolve(&self.fast.tree, &local) {
             Err(ExecutionError::UndeclaredReference(name))
                 if self.fast.chains.iter().any(|chain| *chain.name == *name) =>
@@ -185,6 +175,35 @@ impl Expression {
             Value::String(text) => Ok(text.as_str().to_owned()),
             other => Err(format!("gave {}, not a string", short(&other))),
         }
+    }
+}
+
+/// What the rewritten tree reads, converted when the interpreter first asks for it: a branch
+/// not taken (`has(x) ? x.y : z`) converts nothing, and nothing is copied into a map of
+/// bindings that each evaluation would build and drop. A chain that is not there resolves to
+/// nothing, which the interpreter reports as an undeclared reference (see [`Expression::eval`]).
+struct Bindings<'e> {
+    fast: &'e chains::Chains,
+    scope: &'e Scope<'e>,
+    inputs: &'e Inputs<'e>,
+}
+
+impl kube_cel::cel::context::VariableResolver for Bindings<'_> {
+    fn resolve(&self, name: &str) -> Option<Value> {
+        if let Some(chain) = self.fast.chains.iter().find(|chain| chain.name == name) {
+            return match chain.lookup(self.scope.json(&chain.variable, self.inputs)?)? {
+                chains::Found::Value(value) => Some(to_cel(value)),
+                chains::Found::Present(present) => Some(Value::Bool(present)),
+            };
+        }
+        if self.fast.whole.iter().any(|whole| whole == name) {
+            return self
+                .inputs
+                .iter()
+                .find(|(input, _)| *input == name)
+                .map(|(_, value)| to_cel(value));
+        }
+        None
     }
 }
 
