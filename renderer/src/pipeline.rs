@@ -341,7 +341,12 @@ impl Kiln {
     /// findings together, in file and position order. What `kiln validate` and `kiln render`
     /// report, and what a chart's test cases record.
     pub fn run_files(&self, files: &[InputFile]) -> Report {
-        let (documents, yaml_findings) = parse_all(files);
+        self.run_parsed(parse_all(files))
+    }
+
+    /// `run_files` over files parsed beforehand by `parse_all` (the documents and what the
+    /// parser found), for a caller that parses while the charts load.
+    pub fn run_parsed(&self, (documents, yaml_findings): (Vec<Document>, Vec<Finding>)) -> Report {
         let mut report = self.run(documents);
         if !yaml_findings.is_empty() {
             report.findings.extend(yaml_findings);

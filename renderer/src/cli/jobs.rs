@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::InputArgs;
 use crate::project::{self, PatchRef, Project, ProjectError};
-use crate::spec::load::read_inputs;
+use crate::spec::load::{parse_all, read_inputs};
 use crate::{Finding, Kiln, Report};
 
 /// One render: what it reads and where its output goes.
@@ -113,12 +113,20 @@ pub fn plan(
 /// Loads the job's charts, reads its inputs, runs the pipeline and applies its patches.
 /// `Err` is a usage or I/O problem (exit 2); findings about the inputs are in the report.
 pub fn run(job: &Job, passthrough: bool) -> Result<Report, String> {
-    let kiln = Kiln::load(&job.charts, &job.values)
+    // Reading and parsing the inputs needs no chart, so it runs beside loading the charts.
+    let (kiln, parsed) = std::thread::scope(|scope| {
+        let parsing = scope.spawn(|| read_inputs(&job.files).map(|files| parse_all(&files)));
+        let kiln = Kiln::load(&job.charts, &job.values);
+        let parsed = parsing
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (kiln, parsed)
+    });
+    let kiln = kiln
         .map_err(|e| e.to_string())?
         .with_passthrough(passthrough);
     let patches = crate::patch::load(&job.patches);
-    let files = read_inputs(&job.files).map_err(|e| e.to_string())?;
-    let mut report = kiln.run_files(&files);
+    let mut report = kiln.run_parsed(parsed.map_err(|e| e.to_string())?);
     match patches {
         Err(findings) => report.findings.extend(findings),
         Ok(patches) if !report.has_errors() => {
