@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Load test of kiln-webhook on loopback with keep-alive TLS (wrk), at several concurrency
 # levels: /validate and /mutate with the seed spec, and in the same run a bare endpoint on the
-# same stack (webhook/examples/bare.rs) answering a fixed body, as the ceiling.
+# same stack (webhook/examples/bare.rs) answering a fixed body, as the ceiling; then the cost
+# of one review in-process (webhook/examples/review.rs: no HTTP, no TLS, one thread).
 # KILN_BEFORE=<kiln-webhook binary> adds another build to the same run (rows marked "before"),
 # for before/after figures; CARGO_TARGET_DIR and CARGO_PROFILE_RELEASE_* are honoured.
 # Results: bench/out/webhook.md. usage: bench/webhook.sh [SECONDS]
@@ -26,6 +27,8 @@ review = {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "reque
     "name": "ms-sample-v1s0", "namespace": "default", "operation": "CREATE",
     "userInfo": {"username": "admin"}, "object": spec, "dryRun": False}}
 body = json.dumps(review)
+with open(f"{sys.argv[1]}/body.json", "w") as f:
+    f.write(body)
 with open(f"{sys.argv[1]}/post.lua", "w") as f:
     f.write('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.body = ' + json.dumps(body) + "\n")
 PY
@@ -62,5 +65,10 @@ for connections in 1 8 32 128; do
     [ -n "$errors" ] && echo "$name c=$connections: $errors" >&2
     echo "| $name | $connections | $rps | $p50 | $p99 | $max |" >>"$out/../webhook.md"
   done
+done
+# The same bodies in-process, one thread, no HTTP or TLS: what deciding costs.
+echo >>"$out/../webhook.md"
+for endpoint in validate mutate; do
+  "$bin/examples/review" "$out/body.json" "$endpoint" 20000 | tail -1 >>"$out/../webhook.md"
 done
 cat "$out/../webhook.md"
