@@ -213,3 +213,33 @@ fn the_built_in_charts_pass_their_own_cases() {
         assert!(test.stdout.contains(" 0 failed"), "{}", test.stdout);
     }
 }
+
+/// Input files are parsed while the charts load, standard input only after them: a broken
+/// chart is reported at once, not when whatever writes to kiln's standard input is done.
+#[test]
+fn a_broken_chart_does_not_wait_for_standard_input() {
+    let dir = tempfile::tempdir().unwrap();
+    new_chart(dir.path());
+    std::fs::remove_file(dir.path().join("nightly/chart.yaml")).unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kiln"))
+        .args(["render", "-f", "-", "--chart", "nightly"])
+        .current_dir(dir.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _open_stdin = child.stdin.take();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("kiln waited for standard input before reporting the broken chart");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("missing chart.yaml"), "{stderr}");
+}

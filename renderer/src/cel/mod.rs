@@ -136,9 +136,10 @@ impl Expression {
         self.program.expression()
     }
 
-    /// Evaluates in `scope` with `inputs` bound. The tree with field chains runs first,
-    /// with each chain bound to the value at its end; only when it fails on a chain that is
-    /// not there does the original expression run, over the whole inputs, for CEL's own error.
+    /// Evaluates in `scope` with `inputs` bound. The tree with field chains runs first, each
+    /// chain standing for the value at its end ([`Bindings`]); only when it fails on a chain
+    /// that is not there does the original expression run, over the whole inputs, for CEL's
+    /// own error.
     pub fn eval(&self, scope: &Scope<'_>, inputs: &Inputs<'_>) -> Result<Value, String> {
         let bindings = Bindings {
             fast: &self.fast,

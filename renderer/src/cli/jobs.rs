@@ -113,18 +113,24 @@ pub fn plan(
 /// Loads the job's charts, reads its inputs, runs the pipeline and applies its patches.
 /// `Err` is a usage or I/O problem (exit 2); findings about the inputs are in the report.
 pub fn run(job: &Job, passthrough: bool) -> Result<Report, String> {
-    // Reading and parsing the inputs needs no chart, so it runs beside loading the charts.
-    let (kiln, parsed) = std::thread::scope(|scope| {
-        let parsing = scope.spawn(|| read_inputs(&job.files).map(|files| parse_all(&files)));
-        let kiln = Kiln::load(&job.charts, &job.values);
-        let parsed = parsing
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        (kiln, parsed)
-    });
-    let kiln = kiln
-        .map_err(|e| e.to_string())?
-        .with_passthrough(passthrough);
+    let parse = || read_inputs(&job.files).map(|files| parse_all(&files));
+    // Reading and parsing the inputs needs no chart, so it runs beside loading the charts;
+    // except from standard input, which a broken chart must not leave waiting for its end.
+    let (kiln, parsed) = if job.files.iter().any(|file| file == "-") {
+        let kiln = Kiln::load(&job.charts, &job.values).map_err(|e| e.to_string())?;
+        (kiln, parse())
+    } else {
+        let (kiln, parsed) = std::thread::scope(|scope| {
+            let parsing = scope.spawn(parse);
+            let kiln = Kiln::load(&job.charts, &job.values);
+            let parsed = parsing
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (kiln, parsed)
+        });
+        (kiln.map_err(|e| e.to_string())?, parsed)
+    };
+    let kiln = kiln.with_passthrough(passthrough);
     let patches = crate::patch::load(&job.patches);
     let mut report = kiln.run_parsed(parsed.map_err(|e| e.to_string())?);
     match patches {
