@@ -63,13 +63,25 @@ pub fn is_hashed_content(api_version: &str, kind: &str) -> bool {
         .any(|(group, hashed, _)| *hashed == kind && api_group(api_version) == *group)
 }
 
+/// Whether the content hash goes on the pod template of objects of this kind.
+pub fn is_rolled_workload(api_version: &str, kind: &str) -> bool {
+    ROLLED_WORKLOADS.contains(&(api_version, kind))
+}
+
 /// Puts `config_hash` on the pod template of a workload whose pods roll when it changes;
-/// other objects are left as they are.
-pub fn set_config_hash(api_version: &str, kind: &str, value: &mut Value, config_hash: &str) {
-    if ROLLED_WORKLOADS.contains(&(api_version, kind)) {
-        annotations(value, "/spec/template/metadata")
-            .insert(CONFIG_HASH_ANNOTATION.into(), config_hash.into());
+/// other objects are left as they are. Whether the object changed.
+pub fn set_config_hash(
+    api_version: &str,
+    kind: &str,
+    value: &mut Value,
+    config_hash: &str,
+) -> bool {
+    if !is_rolled_workload(api_version, kind) {
+        return false;
     }
+    let old = annotations(value, "/spec/template/metadata")
+        .insert(CONFIG_HASH_ANNOTATION.into(), config_hash.into());
+    old.as_ref().and_then(Value::as_str) != Some(config_hash)
 }
 
 /// Workloads whose pods roll when the content hash changes.

@@ -7,6 +7,7 @@
 mod strategic;
 mod target;
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -300,27 +301,30 @@ fn rehash_patched_content(
     parsed: &mut [Option<Value>],
     touched: &mut [bool],
 ) {
-    // The objects one spec rendered: the same `kiln.dev/spec` source, and an instance (a
-    // namespace-wide object has none).
-    let same_instance = |a: &Manifest, b: &Manifest| {
-        a.instance.is_some() && a.instance == b.instance && a.source == b.source
-    };
-    let mut rehashed: Vec<usize> = Vec::new();
+    let changed: BTreeSet<_> = objects
+        .iter()
+        .zip(touched.iter())
+        .filter(|(manifest, touched)| {
+            **touched && postprocess::is_hashed_content(&manifest.api_version, &manifest.kind)
+        })
+        .filter_map(|(manifest, _)| spec_of(manifest))
+        .collect();
+    if changed.is_empty() {
+        return;
+    }
+    // Of each such spec, the objects the hash reads and the workloads it goes on.
+    let mut members: BTreeMap<_, Vec<usize>> = BTreeMap::new();
     for (index, manifest) in objects.iter().enumerate() {
-        if !touched[index]
-            || manifest.instance.is_none()
-            || !postprocess::is_hashed_content(&manifest.api_version, &manifest.kind)
-            || rehashed
-                .iter()
-                .any(|&done| same_instance(&objects[done], manifest))
+        let (api_version, kind) = (&manifest.api_version, &manifest.kind);
+        if let Some(spec) = spec_of(manifest).filter(|spec| changed.contains(spec))
+            && (postprocess::is_hashed_content(api_version, kind)
+                || postprocess::is_rolled_workload(api_version, kind))
         {
-            continue;
+            members.entry(spec).or_default().push(index);
         }
-        rehashed.push(index);
-        let members: Vec<usize> = (0..objects.len())
-            .filter(|&other| same_instance(&objects[other], manifest))
-            .collect();
-        for &member in &members {
+    }
+    for members in members.values() {
+        for &member in members {
             parsed[member].get_or_insert_with(|| parse(&objects[member]));
         }
         let config_hash = postprocess::config_hash(
@@ -337,20 +341,24 @@ fn rehash_patched_content(
                 })
                 .collect::<Vec<_>>(),
         );
-        for &member in &members {
+        for &member in members {
             let object = &objects[member];
             if let Some(value) = parsed[member].as_mut() {
-                let before = value.clone();
-                postprocess::set_config_hash(
+                touched[member] |= postprocess::set_config_hash(
                     &object.api_version,
                     &object.kind,
                     value,
                     &config_hash,
                 );
-                touched[member] |= *value != before;
             }
         }
     }
+}
+
+/// Which spec rendered an object: the objects one spec rendered share an instance (a
+/// namespace-wide object has none) and the `kiln.dev/spec` source.
+fn spec_of(manifest: &Manifest) -> Option<(&str, Option<&str>)> {
+    Some((manifest.instance.as_deref()?, manifest.source.as_deref()))
 }
 
 fn parse(manifest: &Manifest) -> Value {
