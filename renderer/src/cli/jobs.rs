@@ -116,21 +116,21 @@ pub fn run(job: &Job, passthrough: bool) -> Result<Report, String> {
     let parse = || read_inputs(&job.files).map(|files| parse_all(&files));
     // Reading and parsing the inputs needs no chart, so it runs beside loading the charts;
     // except from standard input, which a broken chart must not leave waiting for its end.
-    let (kiln, parsed) = if job.files.iter().any(|file| file == "-") {
-        let kiln = Kiln::load(&job.charts, &job.values).map_err(|e| e.to_string())?;
-        (kiln, parse())
-    } else {
-        let (kiln, parsed) = std::thread::scope(|scope| {
-            let parsing = scope.spawn(parse);
-            let kiln = Kiln::load(&job.charts, &job.values);
-            let parsed = parsing
+    let reads_stdin = job.files.iter().any(|file| file == "-");
+    let (kiln, parsed) = std::thread::scope(|scope| {
+        let parsing = (!reads_stdin).then(|| scope.spawn(parse));
+        let kiln = Kiln::load(&job.charts, &job.values);
+        let parsed = parsing.map(|parsing| {
+            parsing
                 .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            (kiln, parsed)
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
         });
-        (kiln.map_err(|e| e.to_string())?, parsed)
-    };
-    let kiln = kiln.with_passthrough(passthrough);
+        (kiln, parsed)
+    });
+    let kiln = kiln
+        .map_err(|e| e.to_string())?
+        .with_passthrough(passthrough);
+    let parsed = parsed.unwrap_or_else(parse);
     let patches = crate::patch::load(&job.patches);
     let mut report = kiln.run_parsed(parsed.map_err(|e| e.to_string())?);
     match patches {
