@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use serde::Deserialize;
 
@@ -94,6 +94,34 @@ struct ChartManifest {
     names: CrdNames,
 }
 
+impl ChartManifest {
+    /// `chart.yaml`, from its text (`None`: the chart has none).
+    fn read(origin: &str, text: Option<&str>) -> Result<ChartManifest, ChartError> {
+        let invalid = |message: String| ChartError::Invalid {
+            origin: origin.to_owned(),
+            file: "chart.yaml".into(),
+            message,
+        };
+        let missing = || ChartError::Missing {
+            origin: origin.to_owned(),
+            file: "chart.yaml",
+        };
+        let input = InputFile {
+            name: format!("{origin}/chart.yaml").into(),
+            text: text.ok_or_else(missing)?.into(),
+        };
+        let (mut documents, findings) = parse_documents(&input);
+        if let Some(finding) = findings.into_iter().next() {
+            return Err(invalid(finding.to_string()));
+        }
+        if documents.len() > 1 {
+            return Err(invalid("must hold one YAML document".into()));
+        }
+        let document = documents.pop().ok_or_else(missing)?;
+        serde_json::from_value(document.value).map_err(|e| invalid(e.to_string()))
+    }
+}
+
 /// What `kiln crd` calls the kind; kiln derives what is left out.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -158,18 +186,20 @@ impl Chart {
     pub fn builtins() -> Result<Vec<Chart>, ChartError> {
         embedded::BUILTIN_CHARTS
             .iter()
-            .map(|(name, files)| {
-                let files = files
-                    .iter()
-                    .map(|(path, text)| ((*path).to_owned(), (*text).to_owned()))
-                    .collect();
-                let chart = Chart::from_files(&format!("built-in chart {name}"), files)?;
-                Ok(Chart {
-                    builtin: true,
-                    ..chart
-                })
-            })
+            .map(|(name, files)| Chart::from_builtin(name, files))
             .collect()
+    }
+
+    fn from_builtin(name: &str, files: &[(&str, &str)]) -> Result<Chart, ChartError> {
+        let files = files
+            .iter()
+            .map(|(path, text)| ((*path).to_owned(), (*text).to_owned()))
+            .collect();
+        let chart = Chart::from_files(&builtin_origin(name), files)?;
+        Ok(Chart {
+            builtin: true,
+            ..chart
+        })
     }
 
     /// The resource name of the chart's kind: `names.plural` or the lowercased kind plus s.
@@ -211,6 +241,34 @@ impl Chart {
         Ok(charts)
     }
 
+    /// What `load_all` gives, but a built-in chart is only read when first used
+    /// ([`LazyChart`]), unless a `--values` file is given: merging values needs every
+    /// chart's. What `Kiln::load` holds.
+    pub fn load_lazy(
+        dirs: &[std::path::PathBuf],
+        values: &[std::path::PathBuf],
+    ) -> Result<Vec<LazyChart>, ChartError> {
+        if !values.is_empty() {
+            return Ok(Chart::load_all(dirs, values)?
+                .into_iter()
+                .map(LazyChart::ready)
+                .collect());
+        }
+        let mut charts = Vec::new();
+        for dir in dirs {
+            let chart = Chart::from_dir(dir)?;
+            chart.check_values()?;
+            charts.push(LazyChart::ready(chart));
+        }
+        for (name, files) in embedded::BUILTIN_CHARTS {
+            let builtin = LazyChart::builtin(name, files)?;
+            if !charts.iter().any(|c| c.renders() == builtin.renders()) {
+                charts.push(builtin);
+            }
+        }
+        Ok(charts)
+    }
+
     /// A chart folder on disk, for `--chart DIR`.
     pub fn from_dir(dir: &Path) -> Result<Chart, ChartError> {
         let origin = dir.display().to_string();
@@ -245,12 +303,7 @@ impl Chart {
             }
             Ok(documents.pop())
         };
-        let manifest_document = read_yaml("chart.yaml")?.ok_or(ChartError::Missing {
-            origin: origin.to_owned(),
-            file: "chart.yaml",
-        })?;
-        let manifest: ChartManifest = serde_json::from_value(manifest_document.value.clone())
-            .map_err(|e| invalid("chart.yaml", e.to_string()))?;
+        let manifest = ChartManifest::read(origin, files.get("chart.yaml").map(String::as_str))?;
         let values_document = read_yaml("values.yaml")?;
         let values = values_document
             .as_ref()
@@ -405,6 +458,77 @@ impl Chart {
     }
 }
 
+fn builtin_origin(name: &str) -> String {
+    format!("built-in chart {name}")
+}
+
+/// A chart `Kiln` holds: read already, or a built-in chart left as shipped that is read the
+/// first time something needs more than the kind it renders. A run mostly uses one kind of
+/// the built-in four, and reading a chart's files is a large share of a small run's time.
+#[derive(Debug)]
+pub struct LazyChart {
+    renders: KindId,
+    chart: OnceLock<Arc<Chart>>,
+    /// The built-in chart's name and files, read on first use; `None` when read already.
+    builtin: Option<(&'static str, &'static [(&'static str, &'static str)])>,
+}
+
+impl LazyChart {
+    /// A chart read already.
+    pub fn ready(chart: Chart) -> LazyChart {
+        LazyChart {
+            renders: chart.renders.clone(),
+            chart: OnceLock::from(Arc::new(chart)),
+            builtin: None,
+        }
+    }
+
+    /// A built-in chart of which only `chart.yaml` is read now.
+    fn builtin(
+        name: &'static str,
+        files: &'static [(&'static str, &'static str)],
+    ) -> Result<LazyChart, ChartError> {
+        let text = files
+            .iter()
+            .find(|(path, _)| *path == "chart.yaml")
+            .map(|(_, text)| *text);
+        let manifest = ChartManifest::read(&builtin_origin(name), text)?;
+        Ok(LazyChart {
+            renders: manifest.renders,
+            chart: OnceLock::new(),
+            builtin: Some((name, files)),
+        })
+    }
+
+    /// The kind the chart renders, without reading the rest of it.
+    pub fn renders(&self) -> &KindId {
+        &self.renders
+    }
+
+    /// A built-in chart with no `--values` merged in, read or not (see
+    /// [`Chart::is_builtin_as_shipped`]).
+    pub fn is_builtin_as_shipped(&self) -> bool {
+        match self.chart.get() {
+            Some(chart) => chart.is_builtin_as_shipped(),
+            None => true,
+        }
+    }
+
+    /// The chart, read now if it was not. A built-in chart as shipped is what CI read and
+    /// tested (`the_builtin_charts_load_and_compile`), so reading it cannot fail.
+    pub fn get(&self) -> &Arc<Chart> {
+        self.chart.get_or_init(|| {
+            let (name, files) = self
+                .builtin
+                .expect("a chart that is not built-in is read when it is made");
+            let chart = Chart::from_builtin(name, files)
+                .and_then(|chart| chart.check_values().map(|()| chart))
+                .expect("a built-in chart as shipped loads (every one is loaded by its tests)");
+            Arc::new(chart)
+        })
+    }
+}
+
 /// Merges one `--values` file into the charts whose values have its top-level keys.
 fn overlay_values(charts: &mut [Chart], file: &Path) -> Result<(), ChartError> {
     let origin = file.display().to_string();
@@ -500,10 +624,34 @@ mod tests {
         let charts = Chart::builtins().unwrap();
         assert!(charts.len() >= 2);
         for chart in &charts {
+            chart.check_values().unwrap();
             chart.definition().unwrap();
             // Only the chart of a kind another operator owns renders no templates.
             let guards = chart.name == "redisenterprise";
             assert_eq!(chart.guards_only(), guards, "{}", chart.name);
+        }
+    }
+
+    /// Read lazily, a built-in chart is the chart `builtins` reads, and its kind is known
+    /// before it is read.
+    #[test]
+    fn a_lazy_builtin_chart_is_the_chart_itself() {
+        let eager = Chart::builtins().unwrap();
+        let lazy = Chart::load_lazy(&[], &[]).unwrap();
+        assert_eq!(lazy.len(), eager.len());
+        for (lazy, eager) in lazy.iter().zip(&eager) {
+            assert_eq!(lazy.renders(), &eager.renders);
+            assert!(
+                lazy.chart.get().is_none(),
+                "{} was read up front",
+                eager.name
+            );
+            assert!(lazy.is_builtin_as_shipped());
+            let read = lazy.get();
+            assert_eq!(read.origin, eager.origin);
+            assert_eq!(read.values, eager.values);
+            assert_eq!(read.sources, eager.sources);
+            assert!(read.builtin);
         }
     }
 

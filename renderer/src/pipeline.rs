@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, OnceLock};
 
-use crate::chart::{Chart, ChartError, KindId};
+use crate::chart::{Chart, ChartError, KindId, LazyChart};
 use crate::finding::{FieldPath, Finding, Location, ObjectRef};
 use crate::output::{Manifest, order};
 use crate::render::{Engine, Exports, Instance, NamespaceContext};
@@ -27,13 +27,13 @@ pub struct Kiln {
 }
 
 /// A chart and its engine. The engine is compiled when the `Kiln` is made, except for a
-/// built-in chart left as shipped ([`Chart::is_builtin_as_shipped`]): that one compiles the
-/// first time a document of its kind needs it, so a run compiles only the kinds it holds
-/// (reading the other charts' files still costs: see the README's Benchmark).
-/// A chart from a folder, or one with `--values` merged in, is always compiled up front, so a
-/// broken one is an error before any input is read.
+/// built-in chart left as shipped ([`Chart::is_builtin_as_shipped`]): that one is read
+/// ([`LazyChart`]) and compiled the first time a document of its kind needs it, so a run
+/// reads and compiles only the kinds it holds. A chart from a folder, or one with `--values`
+/// merged in, is always read and compiled up front, so a broken one is an error before any
+/// input is read.
 struct Slot {
-    chart: Chart,
+    chart: Arc<LazyChart>,
     exports: Arc<Exports>,
     engine: OnceLock<Engine>,
 }
@@ -41,7 +41,7 @@ struct Slot {
 impl Slot {
     fn engine(&self) -> &Engine {
         self.engine.get_or_init(|| {
-            Engine::new(self.chart.clone(), self.exports.clone())
+            Engine::new(self.chart.get().clone(), self.exports.clone())
                 .expect("a built-in chart as shipped compiles (every one is compiled by its tests)")
         })
     }
@@ -88,32 +88,45 @@ impl Kiln {
         Kiln::with_charts(vec![chart])
     }
 
-    /// The charts `Chart::load_all` finds for `--chart DIR...` and `--values FILE...`.
+    /// The charts `Chart::load_all` finds for `--chart DIR...` and `--values FILE...`, each
+    /// built-in one read when first used (`Chart::load_lazy`).
     pub fn load(
         dirs: &[std::path::PathBuf],
         values: &[std::path::PathBuf],
     ) -> Result<Kiln, ChartError> {
-        Kiln::with_charts(Chart::load_all(dirs, values)?)
+        Kiln::with_lazy_charts(Chart::load_lazy(dirs, values)?)
     }
 
     /// Compiles every chart; no two may render the same kind.
     pub fn with_charts(charts: Vec<Chart>) -> Result<Kiln, ChartError> {
+        Kiln::with_lazy_charts(charts.into_iter().map(LazyChart::ready).collect())
+    }
+
+    fn with_lazy_charts(charts: Vec<LazyChart>) -> Result<Kiln, ChartError> {
         for (index, chart) in charts.iter().enumerate() {
-            if charts[..index].iter().any(|c| c.renders == chart.renders) {
+            if charts[..index]
+                .iter()
+                .any(|c| c.renders() == chart.renders())
+            {
+                // Only a chart read already can clash: built-in charts render distinct kinds.
                 return Err(ChartError::Invalid {
-                    origin: chart.origin.clone(),
+                    origin: chart.get().origin.clone(),
                     file: "chart.yaml".into(),
-                    message: format!("renders {}, which another chart renders too", chart.renders),
+                    message: format!(
+                        "renders {}, which another chart renders too",
+                        chart.renders()
+                    ),
                 });
             }
         }
+        let charts: Vec<Arc<LazyChart>> = charts.into_iter().map(Arc::new).collect();
         let exports = Arc::new(Exports::of(charts.clone()));
         let slots = charts
             .into_iter()
             .map(|chart| {
                 let engine = OnceLock::new();
                 if !chart.is_builtin_as_shipped() {
-                    let _ = engine.set(Engine::new(chart.clone(), exports.clone())?);
+                    let _ = engine.set(Engine::new(chart.get().clone(), exports.clone())?);
                 }
                 Ok(Slot {
                     chart,
@@ -148,9 +161,14 @@ impl Kiln {
         self
     }
 
-    /// The charts, in the order given.
+    /// The charts, in the order given; reads every built-in chart not read yet.
     pub fn charts(&self) -> impl Iterator<Item = &Chart> {
-        self.slots.iter().map(|slot| &slot.chart)
+        self.slots.iter().map(|slot| &**slot.chart.get())
+    }
+
+    /// The kinds of the charts, in the order given, without reading any chart.
+    fn kinds(&self) -> impl Iterator<Item = &KindId> {
+        self.slots.iter().map(|slot| slot.chart.renders())
     }
 
     /// The values of the chart that rendered `object` (by its `kiln.dev/spec` annotation),
@@ -162,16 +180,17 @@ impl Kiln {
             .and_then(|v| v.as_str())
             .unwrap_or_default();
         let kind = source.split(' ').next().unwrap_or_default();
-        self.charts()
-            .find(|chart| chart.renders.kind == kind)
-            .or(self.charts().next())
-            .map(|chart| &chart.values)
+        self.slots
+            .iter()
+            .find(|slot| slot.chart.renders().kind == kind)
+            .or(self.slots.first())
+            .map(|slot| &slot.chart.get().values)
             .unwrap_or(&serde_json::Value::Null)
     }
 
     /// The kinds this renderer knows, for messages and the webhook's routing.
     pub fn known_kinds(&self) -> Vec<KindId> {
-        self.charts().map(|chart| chart.renders.clone()).collect()
+        self.kinds().cloned().collect()
     }
 
     /// Judges one document against its chart. Used per document by `run` and per request by
@@ -285,8 +304,7 @@ impl Kiln {
 
     fn target(&self, document: &serde_json::Value) -> Option<usize> {
         let text = |key: &str| document.get(key).and_then(|v| v.as_str());
-        self.charts().position(|chart| {
-            let kind = &chart.renders;
+        self.kinds().position(|kind| {
             text("apiVersion") == Some(kind.api_version.as_str())
                 && text("kind") == Some(kind.kind.as_str())
         })
@@ -433,7 +451,7 @@ impl Kiln {
     ) {
         let mut groups: BTreeMap<(usize, &str), (usize, Vec<&Instance>)> = BTreeMap::new();
         for (index, chart, instance) in instances {
-            if self.slots[*chart].chart.namespace_templates.is_empty() {
+            if self.engine(*chart).chart().namespace_templates.is_empty() {
                 continue;
             }
             groups

@@ -14,7 +14,7 @@ use minijinja::value::{Serde, Value};
 use minijinja::{Environment, UndefinedBehavior, context, syntax::SyntaxConfig};
 use serde::{Deserialize, Serialize};
 
-use crate::chart::{Chart, ChartError};
+use crate::chart::{Chart, ChartError, LazyChart};
 use crate::finding::{FieldPath, Finding};
 use crate::kind::KindDefinition;
 
@@ -59,7 +59,7 @@ pub struct Object {
 /// A chart compiled: its kind's definition and its templates, ready for many specs.
 pub struct Engine {
     env: Environment<'static>,
-    chart: Chart,
+    chart: Arc<Chart>,
     definition: KindDefinition,
     /// `values` converted once, not per render.
     values: Value,
@@ -70,7 +70,7 @@ pub struct Engine {
 /// and building them parses every rule again.
 #[derive(Debug, Default)]
 pub struct Exports {
-    charts: Vec<Chart>,
+    charts: Vec<Arc<LazyChart>>,
     built: OnceLock<Result<Exported, String>>,
 }
 
@@ -84,7 +84,7 @@ struct Exported {
 
 impl Exports {
     /// The exports of these charts, built when first asked for.
-    pub fn of(charts: Vec<Chart>) -> Exports {
+    pub fn of(charts: Vec<Arc<LazyChart>>) -> Exports {
         Exports {
             charts,
             built: OnceLock::new(),
@@ -96,13 +96,14 @@ impl Exports {
             let mut policies = Vec::new();
             for chart in &self.charts {
                 policies.extend(
-                    crate::export::policy::admission_policies(chart).map_err(|e| e.to_string())?,
+                    crate::export::policy::admission_policies(chart.get())
+                        .map_err(|e| e.to_string())?,
                 );
             }
             let crds = self
                 .charts
                 .iter()
-                .filter_map(crate::export::crd::custom_resource_definition)
+                .filter_map(|chart| crate::export::crd::custom_resource_definition(chart.get()))
                 .collect();
             Ok(Exported { crds, policies })
         });
@@ -115,7 +116,7 @@ impl Exports {
 impl Engine {
     /// Compiles a chart; `exports` are what every kind kiln knows exports to the cluster,
     /// for templates that install them (`crds()`, `policies()`).
-    pub fn new(chart: Chart, exports: Arc<Exports>) -> Result<Engine, ChartError> {
+    pub fn new(chart: Arc<Chart>, exports: Arc<Exports>) -> Result<Engine, ChartError> {
         let definition = chart.definition()?;
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
@@ -363,10 +364,14 @@ mod tests {
     fn every_builtin_chart_compiles() {
         let charts = Chart::builtins().unwrap();
         assert!(charts.iter().all(Chart::is_builtin_as_shipped));
+        let charts: Vec<Arc<LazyChart>> = charts
+            .into_iter()
+            .map(|chart| Arc::new(LazyChart::ready(chart)))
+            .collect();
         let exports = Arc::new(Exports::of(charts.clone()));
         for chart in charts {
-            let origin = chart.origin.clone();
-            if let Err(error) = Engine::new(chart, exports.clone()) {
+            let origin = chart.get().origin.clone();
+            if let Err(error) = Engine::new(chart.get().clone(), exports.clone()) {
                 panic!("{origin}: {error}");
             }
         }
