@@ -5,6 +5,8 @@
 //! It knows nothing about charts or kinds.
 
 mod chains;
+#[cfg_attr(not(test), allow(dead_code))] // encoding is build.rs's, and the tests'
+mod encoding;
 mod rename;
 pub use rename::rename_variables;
 
@@ -14,9 +16,16 @@ use std::sync::{Arc, LazyLock, Mutex};
 use kube_cel::KubeCelExt;
 pub use kube_cel::cel::Value;
 use kube_cel::cel::common::ast::{CallExpr, Expr};
+// The syntax and literal types, as `encoding` (shared with build.rs) names them.
+use kube_cel::cel::common::{ast, types};
 use kube_cel::cel::extractors::This;
 use kube_cel::cel::objects::{Key, Map};
-use kube_cel::cel::{Context, ExecutionError, IdedExpr, Program};
+use kube_cel::cel::{Context, ExecutionError, IdedExpr};
+
+/// The built-in charts' expressions, parsed by build.rs (see `encoding`).
+mod prebuilt {
+    include!(concat!(env!("OUT_DIR"), "/cel_syntax.rs"));
+}
 
 /// Names every expression may read; anything else is a compile error in the chart.
 pub const SELF: &str = "self";
@@ -74,11 +83,27 @@ fn has_function(name: &str) -> bool {
     answer
 }
 
+/// The syntax tree of `source`: build.rs's for an expression of a built-in chart, else the
+/// parser's (with the parser's message when it does not parse).
+pub fn parse(source: &str) -> Result<IdedExpr, CompileError> {
+    let prebuilt = prebuilt::PARSED
+        .binary_search_by(|(known, _)| (*known).cmp(source))
+        .ok()
+        .and_then(|index| encoding::decode(prebuilt::PARSED[index].1));
+    if let Some(tree) = prebuilt {
+        return Ok(tree);
+    }
+    kube_cel::cel::parser::Parser::new()
+        .parse(source)
+        .map_err(|errors| CompileError(errors.to_string().trim().replace('\n', " ")))
+}
+
 /// A compiled expression and its source, for messages.
 #[derive(Debug)]
 pub struct Expression {
     pub source: String,
-    program: Program,
+    /// The expression as parsed: what runs when the tree with field chains cannot.
+    original: IdedExpr,
     /// The same expression with its field chains read as single variables: what runs first.
     fast: chains::Chains,
 }
@@ -93,12 +118,9 @@ pub struct CompileError(pub String);
 impl Expression {
     /// Parses `source` and checks that it reads only the variables in `allowed`.
     pub fn compile(source: &str, allowed: &[&str]) -> Result<Expression, CompileError> {
-        let program = Program::compile(source).map_err(|errors| {
-            let text = errors.to_string();
-            CompileError(text.trim().replace('\n', " "))
-        })?;
-        let references = program.references();
-        let fast = chains::extract(program.expression(), allowed);
+        let original = parse(source)?;
+        let references = original.references();
+        let fast = chains::extract(&original, allowed);
         let unknown = distinct(
             references
                 .variables()
@@ -126,14 +148,14 @@ impl Expression {
         }
         Ok(Expression {
             source: source.to_owned(),
-            program,
+            original,
             fast,
         })
     }
 
     /// The parsed expression, for analyses over its syntax (cost bounds).
     pub fn ast(&self) -> &kube_cel::cel::IdedExpr {
-        self.program.expression()
+        &self.original
     }
 
     /// Evaluates in `scope` with `inputs` bound. The tree with field chains runs first, each
@@ -156,7 +178,7 @@ impl Expression {
                 for (name, value) in inputs {
                     local.add_variable_from_value(*name, to_cel(value));
                 }
-                self.program.execute(&local).map_err(|e| describe(&e))
+                Value::resolve(&self.original, &local).map_err(|e| describe(&e))
             }
             result => result.map_err(|e| describe(&e)),
         }
@@ -452,6 +474,46 @@ mod tests {
         // Macro-like text inside a string binds nothing.
         let error = Expression::compile("'.all(foo, 1)' + foo", &[SELF]).unwrap_err();
         assert!(error.0.contains("reads foo"), "{error:?}");
+    }
+
+    /// What build.rs parsed is what the parser gives now, for every expression it holds,
+    /// and the built-in charts' expressions are there.
+    #[test]
+    fn prebuilt_trees_are_the_parsers_trees() {
+        assert!(prebuilt::PARSED.len() > 50, "{}", prebuilt::PARSED.len());
+        assert!(prebuilt::PARSED.is_sorted_by(|a, b| a.0 < b.0));
+        for (source, bytes) in prebuilt::PARSED {
+            let parsed = kube_cel::cel::parser::Parser::new().parse(source).unwrap();
+            assert_eq!(encoding::decode(bytes).as_ref(), Some(&parsed), "{source}");
+        }
+    }
+
+    /// Every kind of node survives the encoding, and bytes it did not write decode to nothing.
+    #[test]
+    fn the_encoding_keeps_every_kind_of_node() {
+        let sources = [
+            "self.a.b.exists(x, x > 1) && has(self.c) ? [1, 2u, -3.5e3, b'\\x00', null] : {'k': true}",
+            "[self.a, 1].all(i, v, v != 'x') || Msg{field: 1, other: self.o}",
+            "self.map(k, k.size()).filter(n, n % 2 == 0).size() >= 9223372036854775807",
+            "''",
+        ];
+        for source in sources {
+            let Ok(tree) = kube_cel::cel::parser::Parser::new().parse(source) else {
+                panic!("{source} does not parse");
+            };
+            let bytes = encoding::encode(&tree);
+            assert_eq!(encoding::decode(&bytes), Some(tree), "{source}");
+            for cut in 0..bytes.len() {
+                assert_eq!(
+                    encoding::decode(&bytes[..cut]),
+                    None,
+                    "{source} cut at {cut}"
+                );
+            }
+            let mut longer = bytes.clone();
+            longer.push(0);
+            assert_eq!(encoding::decode(&longer), None);
+        }
     }
 
     #[test]

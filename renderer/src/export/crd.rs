@@ -177,9 +177,9 @@ pub fn reads_only_the_object(rule: &Value) -> bool {
     let reads_more = ["rule", "messageExpression"].iter().any(|key| {
         rule.get(*key)
             .and_then(Value::as_str)
-            .and_then(|source| kube_cel::cel::Program::compile(source).ok())
-            .is_some_and(|program| {
-                let references = program.references();
+            .and_then(|source| crate::cel::parse(source).ok())
+            .is_some_and(|tree| {
+                let references = tree.references();
                 references.has_variable(crate::cel::VALUES)
                     || references.has_variable(crate::cel::VARIABLES)
             })
