@@ -145,10 +145,17 @@ pub(crate) fn is_plain_safe(text: &str) -> bool {
     if first.is_ascii_digit() {
         return is_number_with_unit(text);
     }
-    if b" -+.?:,[]{}#&*!|>'\"%@`~=<".contains(&first)
+    if BYTE_CLASS[usize::from(first)] & NOT_FIRST != 0
         || matches!(bytes[bytes.len() - 1], b' ' | b':')
     {
         return false;
+    }
+    // Most text has none of the bytes the checks below look for.
+    if bytes
+        .iter()
+        .all(|&byte| BYTE_CLASS[usize::from(byte)] & LOOK_CLOSER == 0)
+    {
+        return !is_reserved_word(text);
     }
     let mut previous = 0u8;
     for &byte in bytes {
@@ -166,12 +173,46 @@ pub(crate) fn is_plain_safe(text: &str) -> bool {
     {
         return false;
     }
-    // Words that YAML 1.1 (still used by many Kubernetes tools) or 1.2 reads as booleans or null.
-    !(bytes.len() <= 5
+    !is_reserved_word(text)
+}
+
+/// Words that YAML 1.1 (still used by many Kubernetes tools) or 1.2 reads as booleans or null.
+fn is_reserved_word(text: &str) -> bool {
+    text.len() <= 5
         && ["y", "yes", "n", "no", "true", "false", "on", "off", "null"]
             .iter()
-            .any(|word| text.eq_ignore_ascii_case(word)))
+            .any(|word| text.eq_ignore_ascii_case(word))
 }
+
+/// A plain scalar may not start with this byte (an indicator, or a space).
+const NOT_FIRST: u8 = 1;
+/// The byte makes `is_plain_safe` look closer: a control character, `:` or `#` (a plain
+/// scalar ends at `: ` and a comment starts at ` #`), or part of a non-ASCII character.
+const LOOK_CLOSER: u8 = 2;
+
+/// `NOT_FIRST` and `LOOK_CLOSER` for every byte, so each byte costs one lookup.
+static BYTE_CLASS: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let indicators = b" -+.?:,[]{}#&*!|>'\"%@`~=<";
+    let mut i = 0;
+    while i < indicators.len() {
+        table[indicators[i] as usize] |= NOT_FIRST;
+        i += 1;
+    }
+    let mut byte = 0;
+    while byte < 256 {
+        if byte < 0x20
+            || byte == 0x7f
+            || byte >= 0x80
+            || byte == b':' as usize
+            || byte == b'#' as usize
+        {
+            table[byte] |= LOOK_CLOSER;
+        }
+        byte += 1;
+    }
+    table
+};
 
 /// `64Mi`, `100m`, `1.5Gi`: digits, an optional fraction, then letters only. No YAML reader
 /// takes these for numbers, while `1e3`, `0x1F`, `2.3.1` or `1_000` might be.
