@@ -153,6 +153,18 @@ impl Kiln {
         self.slots[index].engine()
     }
 
+    /// Reads and compiles now the chart of documents of this kind, if kiln has one, rather
+    /// than when the first such document is judged: for a caller that learns the kinds of
+    /// its inputs while it is still parsing them (`kiln render`, `kiln validate`).
+    pub fn compile_kind(&self, api_version: &str, kind: &str) {
+        if let Some(slot) = self.slots.iter().find(|slot| {
+            let renders = slot.chart.renders();
+            renders.api_version == api_version && renders.kind == kind
+        }) {
+            slot.engine();
+        }
+    }
+
     /// With `on`, `run` lets a document of no chart's kind through to the output as a plain
     /// manifest (checked strictly, refused when it looks like a misspelt kind) instead of
     /// reporting an unknown kind.

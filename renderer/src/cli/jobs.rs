@@ -5,8 +5,9 @@
 use std::path::{Path, PathBuf};
 
 use super::InputArgs;
+use crate::chart::ChartError;
 use crate::project::{self, PatchRef, Project, ProjectError};
-use crate::spec::load::{parse_all, read_inputs};
+use crate::spec::load::{Document, InputFile, parse_all, read_inputs};
 use crate::{Finding, Kiln, Report};
 
 /// One render: what it reads and where its output goes.
@@ -113,26 +114,28 @@ pub fn plan(
 /// Loads the job's charts, reads its inputs, runs the pipeline and applies its patches.
 /// `Err` is a usage or I/O problem (exit 2); findings about the inputs are in the report.
 pub fn run(job: &Job, passthrough: bool) -> Result<Report, String> {
-    let parse = || read_inputs(&job.files).map(|files| parse_all(&files));
-    // Reading and parsing the inputs needs no chart, so it runs beside loading the charts;
-    // except from standard input, which a broken chart must not leave waiting for its end.
-    let reads_stdin = job.files.iter().any(|file| file == "-");
-    let (kiln, parsed) = std::thread::scope(|scope| {
-        let parsing = (!reads_stdin).then(|| scope.spawn(parse));
-        let kiln = Kiln::load(&job.charts, &job.values);
-        let parsed = parsing.map(|parsing| {
-            parsing
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-        });
-        (kiln, parsed)
-    });
+    let load = || Kiln::load(&job.charts, &job.values);
+    let (kiln, parsed) = if job.files.iter().any(|file| file == "-") {
+        // Standard input is read after the charts load: a broken chart must not leave it
+        // waiting for its end.
+        let kiln = load().map_err(|e| e.to_string())?;
+        let files = read_inputs(&job.files).map_err(|e| e.to_string())?;
+        load_and_parse(|| Ok(kiln), &files)
+    } else {
+        match read_inputs(&job.files) {
+            Ok(files) => load_and_parse(load, &files),
+            // A chart error is the one to report first, as when the charts load first.
+            Err(error) => {
+                load().map_err(|e| e.to_string())?;
+                return Err(error.to_string());
+            }
+        }
+    };
     let kiln = kiln
         .map_err(|e| e.to_string())?
         .with_passthrough(passthrough);
-    let parsed = parsed.unwrap_or_else(parse);
     let patches = crate::patch::load(&job.patches);
-    let mut report = kiln.run_parsed(parsed.map_err(|e| e.to_string())?);
+    let mut report = kiln.run_parsed(parsed);
     match patches {
         Err(findings) => report.findings.extend(findings),
         Ok(patches) if !report.has_errors() => {
@@ -143,6 +146,40 @@ pub fn run(job: &Job, passthrough: bool) -> Result<Report, String> {
         Ok(_) => {}
     }
     Ok(report)
+}
+
+/// Loads the charts while another thread parses `files`, then compiles the chart of each kind
+/// the files mention, still beside the parse: parsing tells a file's kinds only when the
+/// whole file is parsed, and a run's first spec would otherwise wait for its chart.
+fn load_and_parse(
+    load: impl FnOnce() -> Result<Kiln, ChartError>,
+    files: &[InputFile],
+) -> (Result<Kiln, ChartError>, (Vec<Document>, Vec<Finding>)) {
+    std::thread::scope(|scope| {
+        let parsing = scope.spawn(|| parse_all(files));
+        let kiln = load();
+        if let Ok(kiln) = &kiln {
+            compile_mentioned_kinds(kiln, files);
+        }
+        let parsed = parsing
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (kiln, parsed)
+    })
+}
+
+/// Compiles the charts whose kind an input file names, before the pipeline asks for them
+/// ([`Kiln::compile_kind`]). A file that mentions a kind nearly always holds one; when it
+/// does not, a chart was compiled for nothing, on the core the parse leaves free.
+fn compile_mentioned_kinds(kiln: &Kiln, files: &[InputFile]) {
+    for kind in kiln.known_kinds() {
+        if files
+            .iter()
+            .any(|file| file.text.contains(kind.kind.as_str()))
+        {
+            kiln.compile_kind(&kind.api_version, &kind.kind);
+        }
+    }
 }
 
 /// Runs every job; the findings of all of them, each reported once, in position order.
