@@ -18,6 +18,19 @@ pub fn yaml_formatter(
     if value.is_safe() || *state.auto_escape() != YAML {
         return minijinja::escape_formatter(out, state, value);
     }
+    // Most values are strings JSON writes as they are, between quotes: write them so, without
+    // building the JSON text. Anything else goes through serde_json.
+    if let Some(text) = value.as_str()
+        && text
+            .bytes()
+            .all(|byte| (0x20..0x7f).contains(&byte) && byte != b'"' && byte != b'\\')
+    {
+        return out
+            .write_str("\"")
+            .and_then(|()| out.write_str(text))
+            .and_then(|()| out.write_str("\""))
+            .map_err(Error::from);
+    }
     let json = serde_json::to_string(value).map_err(|e| {
         Error::new(
             ErrorKind::BadSerialization,
@@ -99,6 +112,25 @@ mod tests {
             assert!(out.is_ascii(), "{out}");
             let parsed: serde_json::Value = serde_yaml_ng::from_str(&out).unwrap();
             assert_eq!(parsed["k"], text, "{out}");
+        }
+    }
+
+    /// The shortcut for plain strings writes what serde_json writes.
+    #[test]
+    fn strings_are_written_as_json_writes_them() {
+        for text in [
+            "",
+            "web",
+            "a b",
+            "it's",
+            "x\"y",
+            "back\\slash",
+            "tab\t",
+            "é",
+            "\u{7f}",
+        ] {
+            let out = render("{{ v }}", Value::from(text));
+            assert_eq!(out, serde_json::to_string(text).unwrap(), "{text:?}");
         }
     }
 
