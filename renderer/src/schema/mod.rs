@@ -47,6 +47,8 @@ pub struct Schema {
     pub int_or_string: bool,
     pub preserve_unknown_fields: bool,
     pub rules: Vec<Rule>,
+    /// Whether this node or a node under it has a rule: `rules::run` skips the rest.
+    pub rules_below: bool,
 }
 
 /// The JSON types a structural schema names.
@@ -305,6 +307,13 @@ impl Schema {
                 schema.rules.push(Rule::parse(rule, &base.index(index))?);
             }
         }
+        schema.rules_below = !schema.rules.is_empty()
+            || schema.properties.iter().any(|(_, child)| child.rules_below)
+            || [&schema.items, &schema.additional_properties]
+                .into_iter()
+                .flatten()
+                .any(|child| child.rules_below)
+            || schema.one_of_types.iter().any(|branch| branch.rules_below);
         Ok(schema)
     }
 

@@ -59,13 +59,15 @@ impl Run<'_> {
         match value {
             Value::Object(fields) => {
                 for (name, child) in fields {
-                    if let Some(child_schema) = schema.property(name) {
+                    if let Some(child_schema) = schema.property(name)
+                        && child_schema.rules_below
+                    {
                         self.node(child_schema, child, &path.key(name));
                     }
                 }
             }
             Value::Array(items) => {
-                if let Some(item_schema) = &schema.items {
+                if let Some(item_schema) = schema.items.as_deref().filter(|s| s.rules_below) {
                     for (index, item) in items.iter().enumerate() {
                         self.node(item_schema, item, &path.index(index));
                     }
