@@ -22,8 +22,12 @@ pub fn to_yaml(value: &Value) -> String {
 }
 
 fn indent(out: &mut String, width: usize) {
-    for _ in 0..width {
-        out.push(' ');
+    const SPACES: &str = "                                                                ";
+    let mut left = width;
+    while left > 0 {
+        let step = left.min(SPACES.len());
+        out.push_str(&SPACES[..step]);
+        left -= step;
     }
 }
 
@@ -80,7 +84,10 @@ fn write_inline(out: &mut String, value: &Value, width: usize) {
     match value {
         Value::Null => out.push_str("null"),
         Value::Bool(flag) => out.push_str(if *flag { "true" } else { "false" }),
-        Value::Number(number) => out.push_str(&number.to_string()),
+        Value::Number(number) => {
+            use std::fmt::Write as _;
+            let _ = write!(out, "{number}");
+        }
         Value::String(text) => write_string(out, text, width, false),
         Value::Array(_) => out.push_str("[]"),
         Value::Object(_) => out.push_str("{}"),
