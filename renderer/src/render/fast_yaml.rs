@@ -194,10 +194,25 @@ fn quoted_end(text: &str) -> Option<usize> {
 }
 
 fn strip_comment(text: &str) -> &str {
-    match text.find(" #") {
+    match comment_start(text) {
         Some(i) if !text.starts_with(['"', '\'', '{', '[']) => text[..i].trim_end(),
         _ => text,
     }
+}
+
+/// Where ` #` first occurs (the index of the space), as `text.find(" #")` says, by looking
+/// for `#` bytes only: this runs for every line, and most have none.
+fn comment_start(text: &str) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut from = 0;
+    while let Some(offset) = bytes[from..].iter().position(|&byte| byte == b'#') {
+        let at = from + offset;
+        if at > 0 && bytes[at - 1] == b' ' {
+            return Some(at - 1);
+        }
+        from = at + 1;
+    }
+    None
 }
 
 /// A value written on the rest of a line.
@@ -366,6 +381,13 @@ mod tests {
             "---\na: 1\n---\n# only a comment\n---\nb: 'it''s'\nc: ~\nd: 64Mi\ne: 1.5\nf:\ng: True # comment\n",
         );
         agrees("k: \"multi\\nline \\\"quoted\\\" \\u00e9\"\nempty: {}\nnone: []\n");
+    }
+
+    #[test]
+    fn comments_start_where_find_says() {
+        for text in ["", "#", " #", "a #b", "a#b # c", "##  #", "x", "a # b # c", "é #"] {
+            assert_eq!(comment_start(text), text.find(" #"), "{text:?}");
+        }
     }
 
     #[test]
