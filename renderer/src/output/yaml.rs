@@ -278,6 +278,46 @@ mod tests {
     use serde::Deserialize;
     use serde_json::json;
 
+    /// `is_plain_safe` as it was before its byte table: one loop over every byte.
+    fn plain_safe_by_loop(text: &str) -> bool {
+        let bytes = text.as_bytes();
+        let Some(&first) = bytes.first() else {
+            return false;
+        };
+        if first.is_ascii_digit() {
+            return is_number_with_unit(text);
+        }
+        if b" -+.?:,[]{}#&*!|>'\"%@`~=<".contains(&first)
+            || matches!(bytes[bytes.len() - 1], b' ' | b':')
+        {
+            return false;
+        }
+        let mut previous = 0u8;
+        for &byte in bytes {
+            let breaks_plain =
+                (previous == b':' && byte == b' ') || (previous == b' ' && byte == b'#');
+            if breaks_plain || byte.is_ascii_control() {
+                return false;
+            }
+            previous = byte;
+        }
+        if !text.is_ascii()
+            && text
+                .chars()
+                .any(|c| !c.is_ascii() && (needs_escape(c) || c.is_whitespace()))
+        {
+            return false;
+        }
+        !is_reserved_word(text)
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_byte_table_answers_as_the_loop_did(text in "[ -~\t\n\u{85}\u{a0}\u{2028}é]{0,12}") {
+            proptest::prop_assert_eq!(is_plain_safe(&text), plain_safe_by_loop(&text));
+        }
+    }
+
     fn round_trip(value: &Value) -> Value {
         let text = to_yaml(value);
         let read = Value::deserialize(serde_yaml_ng::Deserializer::from_str(&text))

@@ -385,7 +385,17 @@ mod tests {
 
     #[test]
     fn comments_start_where_find_says() {
-        for text in ["", "#", " #", "a #b", "a#b # c", "##  #", "x", "a # b # c", "é #"] {
+        for text in [
+            "",
+            "#",
+            " #",
+            "a #b",
+            "a#b # c",
+            "##  #",
+            "x",
+            "a # b # c",
+            "é #",
+        ] {
             assert_eq!(comment_start(text), text.find(" #"), "{text:?}");
         }
     }
