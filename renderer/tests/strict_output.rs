@@ -57,7 +57,7 @@ fn a_probe_with_two_handlers_is_refused() {
 fn a_selector_that_does_not_match_the_pod_labels_is_refused() {
     insta::assert_snapshot!(render_with_edit(
         "deployment.yaml",
-        "  selector:\n    matchLabels: { {{ h.selector_fields(instance, spec) }} }",
+        "  selector:\n    matchLabels: { {{ selector }} }",
         "  selector:\n    matchLabels: {\"app\": \"web\"}"
     ));
 }
