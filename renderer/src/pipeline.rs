@@ -153,15 +153,14 @@ impl Kiln {
         self.slots[index].engine()
     }
 
-    /// Reads and compiles now the chart of documents of this kind, if kiln has one, rather
-    /// than when the first such document is judged: for a caller that learns the kinds of
-    /// its inputs while it is still parsing them (`kiln render`, `kiln validate`).
-    pub fn compile_kind(&self, api_version: &str, kind: &str) {
-        if let Some(slot) = self.slots.iter().find(|slot| {
-            let renders = slot.chart.renders();
-            renders.api_version == api_version && renders.kind == kind
-        }) {
-            slot.engine();
+    /// Reads and compiles now the chart of each kind `wanted` picks, rather than when the
+    /// first document of that kind is judged: for a caller that can guess the kinds of its
+    /// inputs while it is still parsing them (`kiln render`, `kiln validate`).
+    pub fn compile_kinds(&self, wanted: impl Fn(&KindId) -> bool) {
+        for slot in &self.slots {
+            if wanted(slot.chart.renders()) {
+                slot.engine();
+            }
         }
     }
 

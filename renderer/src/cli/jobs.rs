@@ -158,28 +158,20 @@ fn load_and_parse(
     std::thread::scope(|scope| {
         let parsing = scope.spawn(|| parse_all(files));
         let kiln = load();
+        // A file that names a kind nearly always holds one; when it does not, a chart was
+        // compiled for nothing, on the core the parse leaves free.
         if let Ok(kiln) = &kiln {
-            compile_mentioned_kinds(kiln, files);
+            kiln.compile_kinds(|kind| {
+                files
+                    .iter()
+                    .any(|file| file.text.contains(kind.kind.as_str()))
+            });
         }
         let parsed = parsing
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         (kiln, parsed)
     })
-}
-
-/// Compiles the charts whose kind an input file names, before the pipeline asks for them
-/// ([`Kiln::compile_kind`]). A file that mentions a kind nearly always holds one; when it
-/// does not, a chart was compiled for nothing, on the core the parse leaves free.
-fn compile_mentioned_kinds(kiln: &Kiln, files: &[InputFile]) {
-    for kind in kiln.known_kinds() {
-        if files
-            .iter()
-            .any(|file| file.text.contains(kind.kind.as_str()))
-        {
-            kiln.compile_kind(&kind.api_version, &kind.kind);
-        }
-    }
 }
 
 /// Runs every job; the findings of all of them, each reported once, in position order.
