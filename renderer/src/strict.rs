@@ -37,13 +37,25 @@ pub enum Refusal {
 /// Reads `value` as a `T`, refusing values of the wrong type and fields `T` does not have.
 pub fn read<T: for<'de> Deserialize<'de>>(value: &Value) -> Result<T, Refusal> {
     let unknown = RefCell::new(Vec::new());
-    let probe = Probe {
+    let probe = |unknown| Probe {
         value,
         at: None,
-        unknown: &unknown,
+        unknown,
     };
-    let typed = serde_path_to_error::deserialize::<_, T>(probe)
-        .map_err(|error| Refusal::Invalid(format!("{}: {}", error.path(), error.inner())))?;
+    // Tracking the path of every value costs more than the rest of the read, and only an
+    // invalid value needs it: a refused value is read a second time, with the path.
+    let typed = match T::deserialize(probe(&unknown)) {
+        Ok(typed) => typed,
+        Err(error) => {
+            let traced = serde_path_to_error::deserialize::<_, T>(probe(&RefCell::default()));
+            // The same read fails the same way; the message without its path is the fallback.
+            let message = traced.err().map_or_else(
+                || error.to_string(),
+                |traced| format!("{}: {}", traced.path(), traced.inner()),
+            );
+            return Err(Refusal::Invalid(message));
+        }
+    };
     let unknown = unknown.into_inner();
     if unknown.is_empty() {
         Ok(typed)
