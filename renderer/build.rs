@@ -2,7 +2,12 @@
 // so rustc tracks every template and a changed chart rebuilds the binary. The first chart is
 // the one `kiln chart export` copies when no name is given.
 //
-// It also parses, once here, every CEL expression the built-in charts' YAML files hold (the
+// It also reads each built-in chart's definition files (schema, values, defaults, ...) as
+// JSON, into `PARSED_FILES` in the same file: reading them as YAML (the positions walk, then
+// serde_yaml_ng) was most of what reading a chart cost. Their positions are indexed at run
+// time only when a message needs one.
+//
+// And it parses, once here, every CEL expression the built-in charts' YAML files hold (the
 // values of `rule`, `messageExpression` and `expression` keys) and writes their syntax trees,
 // encoded by `src/cel/encoding.rs`, to `cel_syntax.rs`: parsing them at every start was most
 // of what compiling a chart cost. `cel::Expression::compile` looks each source up there and
@@ -34,6 +39,7 @@ fn main() {
         "/// (chart folder name, [(path inside the chart, contents)]) of every built-in chart.\npub static BUILTIN_CHARTS: &[(&str, &[(&str, &str)])] = &[\n",
     );
     let mut expressions = BTreeMap::new();
+    let mut values = Vec::new();
     for name in BUILTIN {
         let charts_dir = manifest_dir.join("../charts").join(name);
         println!("cargo:rerun-if-changed={}", charts_dir.display());
@@ -56,9 +62,21 @@ fn main() {
                 if let Ok(value) = serde_yaml_ng::from_str::<serde_yaml_ng::Value>(&text) {
                     expression_sources(&value, &mut expressions);
                 }
+                if let Ok(value) = serde_yaml_ng::from_str::<serde_json::Value>(&text)
+                    && !value.is_null()
+                {
+                    values.push((*name, relative.clone(), value.to_string()));
+                }
             }
         }
         code.push_str("    ]),\n");
+    }
+    code.push_str("];\n");
+    code.push_str(
+        "/// (chart folder name, path inside the chart, the file's one YAML document as JSON) of\n/// every definition file of the built-in charts.\npub static PARSED_FILES: &[(&str, &str, &str)] = &[\n",
+    );
+    for (name, relative, json) in &values {
+        writeln!(code, "    ({name:?}, {relative:?}, {json:?}),").expect("writing to a String");
     }
     code.push_str("];\n");
     fs::write(out_dir.join("charts.rs"), code).expect("OUT_DIR is writable");

@@ -195,7 +195,12 @@ impl Chart {
             .iter()
             .map(|(path, text)| ((*path).to_owned(), (*text).to_owned()))
             .collect();
-        let chart = Chart::from_files(&builtin_origin(name), files)?;
+        let parsed: Vec<(&str, &str)> = embedded::PARSED_FILES
+            .iter()
+            .filter(|(chart, _, _)| *chart == name)
+            .map(|(_, path, json)| (*path, *json))
+            .collect();
+        let chart = Chart::from_files(&builtin_origin(name), files, &parsed)?;
         Ok(Chart {
             builtin: true,
             ..chart
@@ -277,10 +282,16 @@ impl Chart {
             origin: origin.clone(),
             source,
         })?;
-        Chart::from_files(&origin, files)
+        Chart::from_files(&origin, files, &[])
     }
 
-    fn from_files(origin: &str, files: BTreeMap<String, String>) -> Result<Chart, ChartError> {
+    /// A chart from its files; `parsed` holds the value of each definition file `build.rs`
+    /// already read (built-in charts only).
+    fn from_files(
+        origin: &str,
+        files: BTreeMap<String, String>,
+        parsed: &[(&str, &str)],
+    ) -> Result<Chart, ChartError> {
         let invalid = |file: &str, message: String| ChartError::Invalid {
             origin: origin.to_owned(),
             file: file.to_owned(),
@@ -294,6 +305,10 @@ impl Chart {
                 name: format!("{origin}/{file}").into(),
                 text: text.as_str().into(),
             };
+            let prebuilt = parsed.iter().find(|(path, _)| *path == file);
+            if let Some(Ok(value)) = prebuilt.map(|(_, json)| serde_json::from_str(json)) {
+                return Ok(Some(Document::prebuilt(input, value)));
+            }
             let (mut documents, findings) = parse_documents(&input);
             if let Some(finding) = findings.into_iter().next() {
                 return Err(invalid(file, finding.to_string()));
@@ -653,6 +668,58 @@ mod tests {
             assert_eq!(read.sources, eager.sources);
             assert!(read.builtin);
         }
+    }
+
+    /// What `build.rs` read from each definition file of a built-in chart is what the loader
+    /// reads from its text: the same value (key order included), no finding, and the same
+    /// positions, indexed when first asked for. Every definition file has its value there.
+    #[test]
+    fn the_values_read_at_build_time_are_what_the_files_say() {
+        let mut definition_files = 0;
+        for (chart, files) in embedded::BUILTIN_CHARTS {
+            for (path, text) in *files {
+                if path.contains('/') || !path.ends_with(".yaml") {
+                    continue;
+                }
+                definition_files += 1;
+                let input = InputFile {
+                    name: format!("{chart}/{path}").into(),
+                    text: (*text).into(),
+                };
+                let (mut documents, findings) = parse_documents(&input);
+                assert!(findings.is_empty(), "{chart}/{path}: {findings:?}");
+                assert_eq!(documents.len(), 1, "{chart}/{path}");
+                let read = documents.pop().unwrap();
+                let (_, _, json) = embedded::PARSED_FILES
+                    .iter()
+                    .find(|(c, p, _)| c == chart && p == path)
+                    .unwrap_or_else(|| panic!("{chart}/{path} was not read at build time"));
+                let prebuilt = Document::prebuilt(input, serde_json::from_str(json).unwrap());
+                // As text, so that the key order counts at every level.
+                assert_eq!(
+                    prebuilt.value.to_string(),
+                    read.value.to_string(),
+                    "{chart}/{path}"
+                );
+                // Each top-level entry (a mapping's keys, a list's items) is at the same place.
+                let fields: Vec<FieldPath> = match &read.value {
+                    serde_json::Value::Object(map) => {
+                        map.keys().map(|k| FieldPath::of(&[k])).collect()
+                    }
+                    serde_json::Value::Array(items) => (0..items.len())
+                        .map(|i| FieldPath::root().index(i))
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                assert!(!fields.is_empty(), "{chart}/{path}");
+                for field in fields {
+                    let location = read.location_of(&field);
+                    assert!(location.is_some(), "{chart}/{path}: {field}");
+                    assert_eq!(prebuilt.location_of(&field), location, "{chart}/{path}");
+                }
+            }
+        }
+        assert_eq!(definition_files, embedded::PARSED_FILES.len());
     }
 
     #[test]

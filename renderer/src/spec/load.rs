@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use serde::Deserialize;
 
@@ -57,11 +57,12 @@ pub struct InputFile {
 }
 
 /// A file's text shared by its documents, with the field positions of every document
-/// (indexed once per file, when it is parsed).
+/// (indexed once per file, when it is parsed, or when first asked for in a file whose value
+/// was read at build time).
 #[derive(Debug)]
 struct SourceText {
     text: Arc<str>,
-    positions: Vec<Positions>,
+    positions: OnceLock<Vec<Positions>>,
 }
 
 /// One YAML document of an input file, as a JSON value, and where it came from.
@@ -80,6 +81,22 @@ impl Document {
             file: name.into(),
             value,
             source: None,
+        }
+    }
+
+    /// The one document of a built-in chart file, with the value `build.rs` read from it.
+    /// The text was indexed and checked when the binary was built (a test holds every such
+    /// value to what [`parse_documents`] reads), so its positions are indexed only when a
+    /// message needs one.
+    pub fn prebuilt(file: InputFile, value: serde_json::Value) -> Self {
+        let source = SourceText {
+            text: file.text,
+            positions: OnceLock::new(),
+        };
+        Self {
+            file: file.name,
+            value,
+            source: Some((Arc::new(source), 0)),
         }
     }
 
@@ -108,7 +125,10 @@ impl Document {
     /// before it); `None` for documents with no file behind them.
     fn positions(&self) -> Option<(&str, Option<&Positions>)> {
         let (source, index) = self.source.as_ref()?;
-        Some((&source.text, source.positions.get(*index)))
+        let positions = source
+            .positions
+            .get_or_init(|| Positions::index_checked(&source.text).documents);
+        Some((&source.text, positions.get(*index)))
     }
 }
 
@@ -277,7 +297,7 @@ pub fn parse_documents(file: &InputFile) -> (Vec<Document>, Vec<Finding>) {
     );
     let source = Arc::new(SourceText {
         text: file.text.clone(),
-        positions: index.documents,
+        positions: OnceLock::from(index.documents),
     });
     // `take`, not `take_while`: the refused document must not even be parsed.
     let documents_read = serde_yaml_ng::Deserializer::from_str(&file.text)
