@@ -85,9 +85,8 @@ impl Document {
     }
 
     /// The one document of a built-in chart file, with the value `build.rs` read from it.
-    /// The text was indexed and checked when the binary was built (a test holds every such
-    /// value to what [`parse_documents`] reads), so its positions are indexed only when a
-    /// message needs one.
+    /// A test holds every such file to [`parse_documents`] (no refusal, the same value), so
+    /// its text is indexed for positions only when a message needs one.
     pub fn prebuilt(file: InputFile, value: serde_json::Value) -> Self {
         let source = SourceText {
             text: file.text,
