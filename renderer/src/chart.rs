@@ -95,31 +95,63 @@ struct ChartManifest {
 }
 
 impl ChartManifest {
-    /// `chart.yaml`, from its text (`None`: the chart has none).
-    fn read(origin: &str, text: Option<&str>) -> Result<ChartManifest, ChartError> {
-        let invalid = |message: String| ChartError::Invalid {
-            origin: origin.to_owned(),
-            file: "chart.yaml".into(),
-            message,
-        };
+    /// `chart.yaml`, from its text (`None`: the chart has none) or the value `build.rs` read.
+    fn read(
+        origin: &str,
+        text: Option<&str>,
+        prebuilt: Option<&str>,
+    ) -> Result<ChartManifest, ChartError> {
         let missing = || ChartError::Missing {
             origin: origin.to_owned(),
             file: "chart.yaml",
         };
-        let input = InputFile {
-            name: format!("{origin}/chart.yaml").into(),
-            text: text.ok_or_else(missing)?.into(),
-        };
-        let (mut documents, findings) = parse_documents(&input);
-        if let Some(finding) = findings.into_iter().next() {
-            return Err(invalid(finding.to_string()));
-        }
-        if documents.len() > 1 {
-            return Err(invalid("must hold one YAML document".into()));
-        }
-        let document = documents.pop().ok_or_else(missing)?;
-        serde_json::from_value(document.value).map_err(|e| invalid(e.to_string()))
+        let text = text.ok_or_else(missing)?;
+        let document =
+            read_one_document(origin, "chart.yaml", text, prebuilt)?.ok_or_else(missing)?;
+        serde_json::from_value(document.value).map_err(|e| ChartError::Invalid {
+            origin: origin.to_owned(),
+            file: "chart.yaml".into(),
+            message: e.to_string(),
+        })
     }
+}
+
+/// The one YAML document of a chart file (`None` when it is empty): the value `build.rs` read
+/// when there is one (a built-in chart), else the file's text read as any input is.
+fn read_one_document(
+    origin: &str,
+    file: &str,
+    text: &str,
+    prebuilt: Option<&str>,
+) -> Result<Option<Document>, ChartError> {
+    let invalid = |message: String| ChartError::Invalid {
+        origin: origin.to_owned(),
+        file: file.to_owned(),
+        message,
+    };
+    let input = InputFile {
+        name: format!("{origin}/{file}").into(),
+        text: text.into(),
+    };
+    if let Some(Ok(value)) = prebuilt.map(serde_json::from_str) {
+        return Ok(Some(Document::prebuilt(input, value)));
+    }
+    let (mut documents, findings) = parse_documents(&input);
+    if let Some(finding) = findings.into_iter().next() {
+        return Err(invalid(finding.to_string()));
+    }
+    if documents.len() > 1 {
+        return Err(invalid("must hold one YAML document".into()));
+    }
+    Ok(documents.pop())
+}
+
+/// The value `build.rs` read from a built-in chart's file, if it read that file.
+fn prebuilt_value(chart: &str, file: &str) -> Option<&'static str> {
+    embedded::PARSED_FILES
+        .iter()
+        .find(|(c, path, _)| *c == chart && *path == file)
+        .map(|(_, _, json)| *json)
 }
 
 /// What `kiln crd` calls the kind; kiln derives what is left out.
@@ -195,12 +227,9 @@ impl Chart {
             .iter()
             .map(|(path, text)| ((*path).to_owned(), (*text).to_owned()))
             .collect();
-        let parsed: Vec<(&str, &str)> = embedded::PARSED_FILES
-            .iter()
-            .filter(|(chart, _, _)| *chart == name)
-            .map(|(_, path, json)| (*path, *json))
-            .collect();
-        let chart = Chart::from_files(&builtin_origin(name), files, &parsed)?;
+        let chart = Chart::from_files(&builtin_origin(name), files, |file| {
+            prebuilt_value(name, file)
+        })?;
         Ok(Chart {
             builtin: true,
             ..chart
@@ -282,15 +311,15 @@ impl Chart {
             origin: origin.clone(),
             source,
         })?;
-        Chart::from_files(&origin, files, &[])
+        Chart::from_files(&origin, files, |_| None)
     }
 
-    /// A chart from its files; `parsed` holds the value of each definition file `build.rs`
-    /// already read (built-in charts only).
+    /// A chart from its files; `prebuilt` gives the value `build.rs` read from a file, for
+    /// built-in charts.
     fn from_files(
         origin: &str,
         files: BTreeMap<String, String>,
-        parsed: &[(&str, &str)],
+        prebuilt: impl Fn(&str) -> Option<&'static str>,
     ) -> Result<Chart, ChartError> {
         let invalid = |file: &str, message: String| ChartError::Invalid {
             origin: origin.to_owned(),
@@ -298,27 +327,16 @@ impl Chart {
             message,
         };
         let read_yaml = |file: &'static str| -> Result<Option<Document>, ChartError> {
-            let Some(text) = files.get(file) else {
-                return Ok(None);
-            };
-            let input = InputFile {
-                name: format!("{origin}/{file}").into(),
-                text: text.as_str().into(),
-            };
-            let prebuilt = parsed.iter().find(|(path, _)| *path == file);
-            if let Some(Ok(value)) = prebuilt.map(|(_, json)| serde_json::from_str(json)) {
-                return Ok(Some(Document::prebuilt(input, value)));
+            match files.get(file) {
+                Some(text) => read_one_document(origin, file, text, prebuilt(file)),
+                None => Ok(None),
             }
-            let (mut documents, findings) = parse_documents(&input);
-            if let Some(finding) = findings.into_iter().next() {
-                return Err(invalid(file, finding.to_string()));
-            }
-            if documents.len() > 1 {
-                return Err(invalid(file, "must hold one YAML document".into()));
-            }
-            Ok(documents.pop())
         };
-        let manifest = ChartManifest::read(origin, files.get("chart.yaml").map(String::as_str))?;
+        let manifest = ChartManifest::read(
+            origin,
+            files.get("chart.yaml").map(String::as_str),
+            prebuilt("chart.yaml"),
+        )?;
         let values_document = read_yaml("values.yaml")?;
         let values = values_document
             .as_ref()
@@ -507,7 +525,11 @@ impl LazyChart {
             .iter()
             .find(|(path, _)| *path == "chart.yaml")
             .map(|(_, text)| *text);
-        let manifest = ChartManifest::read(&builtin_origin(name), text)?;
+        let manifest = ChartManifest::read(
+            &builtin_origin(name),
+            text,
+            prebuilt_value(name, "chart.yaml"),
+        )?;
         Ok(LazyChart {
             renders: manifest.renders,
             chart: OnceLock::new(),
