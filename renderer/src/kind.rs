@@ -367,9 +367,9 @@ impl KindDefinition {
             }
             match default
                 .expression
-                .eval(&self.values, &[(cel::SELF, &object)])
+                .eval_json(&self.values, &[(cel::SELF, &object)])
             {
-                Ok(value) => match cel::to_json(&value) {
+                Ok(value) => match value {
                     Some(Value::Null) => {}
                     Some(json) => set_path(&mut object, &default.field, json),
                     None => failures.push(DefinitionError {
@@ -392,8 +392,8 @@ impl KindDefinition {
         let mut results = Value::Object(serde_json::Map::new());
         for variable in &self.variables {
             let inputs = [(cel::SELF, object), (cel::VARIABLES, &results)];
-            let value = match variable.expression.eval(&self.values, &inputs) {
-                Ok(value) => cel::to_json(&value).unwrap_or(Value::Null),
+            let value = match variable.expression.eval_json(&self.values, &inputs) {
+                Ok(value) => value.unwrap_or(Value::Null),
                 Err(message) => {
                     failures.push(DefinitionError {
                         file: "variables.yaml",

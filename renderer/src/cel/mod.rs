@@ -5,6 +5,7 @@
 //! It knows nothing about charts or kinds.
 
 mod chains;
+mod direct;
 #[cfg_attr(not(test), allow(dead_code))] // encoding is build.rs's, and the tests'
 mod encoding;
 mod rename;
@@ -106,7 +107,11 @@ pub struct Expression {
     pub source: String,
     /// The expression as parsed: what runs when the tree with field chains cannot.
     original: IdedExpr,
-    /// The same expression with its field chains read as single variables: what runs first.
+    /// The expression evaluated directly over the JSON, when it is in the part of CEL that
+    /// [`direct`] evaluates: what runs first.
+    direct: Option<direct::Direct>,
+    /// The same expression with its field chains read as single variables: what runs when the
+    /// direct form gives up.
     fast: chains::Chains,
 }
 
@@ -150,6 +155,7 @@ impl Expression {
         }
         Ok(Expression {
             source: source.to_owned(),
+            direct: direct::Direct::compile(&original, allowed),
             original,
             fast,
         })
@@ -160,11 +166,84 @@ impl Expression {
         &self.original
     }
 
-    /// Evaluates in `scope` with `inputs` bound. The tree with field chains runs first, each
-    /// chain standing for the value at its end ([`Bindings`]); only when it fails on a chain
-    /// that is not there does the original expression run, over the whole inputs, for CEL's
-    /// own error.
+    /// Evaluates in `scope` with `inputs` bound: directly when the expression and the values
+    /// allow it ([`direct`]), else with the interpreter.
     pub fn eval(&self, scope: &Scope<'_>, inputs: &Inputs<'_>) -> Result<Value, String> {
+        if let Some(value) = self.direct(scope, inputs).and_then(|value| value.to_cel()) {
+            self.debug_check(scope, inputs, &value);
+            return Ok(value);
+        }
+        self.interpret(scope, inputs)
+    }
+
+    /// Evaluates to a boolean, as a rule must.
+    pub fn eval_bool(&self, scope: &Scope<'_>, inputs: &Inputs<'_>) -> Result<bool, String> {
+        if let Some(direct::Val::Bool(result)) = self.direct(scope, inputs) {
+            self.debug_check(scope, inputs, &Value::Bool(result));
+            return Ok(result);
+        }
+        match self.interpret(scope, inputs)? {
+            Value::Bool(result) => Ok(result),
+            other => Err(format!("gave {}, not true or false", short(&other))),
+        }
+    }
+
+    /// Evaluates to a string, as a message expression must.
+    pub fn eval_string(&self, scope: &Scope<'_>, inputs: &Inputs<'_>) -> Result<String, String> {
+        if let Some(direct::Val::Str(text)) = self.direct(scope, inputs) {
+            let text = text.into_owned();
+            self.debug_check(scope, inputs, &Value::String(Arc::new(text.clone())));
+            return Ok(text);
+        }
+        match self.interpret(scope, inputs)? {
+            Value::String(text) => Ok(text.as_str().to_owned()),
+            other => Err(format!("gave {}, not a string", short(&other))),
+        }
+    }
+
+    /// Evaluates to JSON, as a default or a variable must: `Ok(None)` for a value JSON cannot
+    /// hold. Mappings come with their keys sorted ([`to_json`]).
+    pub fn eval_json(
+        &self,
+        scope: &Scope<'_>,
+        inputs: &Inputs<'_>,
+    ) -> Result<Option<serde_json::Value>, String> {
+        if let Some(json) = self.direct(scope, inputs).and_then(|value| value.to_json()) {
+            #[cfg(debug_assertions)]
+            assert_eq!(
+                self.interpret(scope, inputs).map(|value| to_json(&value)),
+                Ok(Some(json.clone())),
+                "direct evaluation of {}",
+                self.source
+            );
+            return Ok(Some(json));
+        }
+        Ok(to_json(&self.interpret(scope, inputs)?))
+    }
+
+    fn direct<'v>(
+        &'v self,
+        scope: &'v Scope<'_>,
+        inputs: &'v Inputs<'v>,
+    ) -> Option<direct::Val<'v>> {
+        self.direct.as_ref()?.eval(&Roots { scope, inputs })
+    }
+
+    /// Debug builds, every test among them, hold a direct result to the interpreter's.
+    fn debug_check(&self, _scope: &Scope<'_>, _inputs: &Inputs<'_>, _direct: &Value) {
+        #[cfg(debug_assertions)]
+        assert_eq!(
+            self.interpret(_scope, _inputs).as_ref(),
+            Ok(_direct),
+            "direct evaluation of {}",
+            self.source
+        );
+    }
+
+    /// The interpreter: the tree with field chains runs first, each chain standing for the
+    /// value at its end ([`Bindings`]); only when it fails on a chain that is not there does
+    /// the original expression run, over the whole inputs, for CEL's own error.
+    fn interpret(&self, scope: &Scope<'_>, inputs: &Inputs<'_>) -> Result<Value, String> {
         let bindings = Bindings {
             fast: &self.fast,
             scope,
@@ -185,21 +264,17 @@ impl Expression {
             result => result.map_err(|e| describe(&e)),
         }
     }
+}
 
-    /// Evaluates to a boolean, as a rule must.
-    pub fn eval_bool(&self, scope: &Scope<'_>, inputs: &Inputs<'_>) -> Result<bool, String> {
-        match self.eval(scope, inputs)? {
-            Value::Bool(result) => Ok(result),
-            other => Err(format!("gave {}, not true or false", short(&other))),
-        }
-    }
+/// The variables as [`direct`] reads them: the inputs, which shadow the scope, then the scope.
+struct Roots<'v, 's> {
+    scope: &'v Scope<'s>,
+    inputs: &'v Inputs<'v>,
+}
 
-    /// Evaluates to a string, as a message expression must.
-    pub fn eval_string(&self, scope: &Scope<'_>, inputs: &Inputs<'_>) -> Result<String, String> {
-        match self.eval(scope, inputs)? {
-            Value::String(text) => Ok(text.as_str().to_owned()),
-            other => Err(format!("gave {}, not a string", short(&other))),
-        }
+impl<'v> direct::Variables<'v> for Roots<'v, '_> {
+    fn get(&self, name: &str) -> Option<&'v serde_json::Value> {
+        self.scope.json(name, self.inputs)
     }
 }
 
