@@ -26,6 +26,7 @@ pub mod chart;
 pub mod chart_tools;
 pub mod cli;
 pub mod export;
+pub mod fields;
 pub mod finding;
 pub mod formats;
 pub mod guard;

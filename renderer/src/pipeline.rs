@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, OnceLock};
 
 use crate::chart::{Chart, ChartError, KindId, LazyChart};
+use crate::fields::text_at;
 use crate::finding::{FieldPath, Finding, Location, ObjectRef};
 use crate::output::{Manifest, order};
 use crate::render::{Engine, Exports, Instance, NamespaceContext};
@@ -185,11 +186,11 @@ impl Kiln {
     /// The values of the chart that rendered `object` (by its `kiln.dev/spec` annotation),
     /// or of the first chart: the guard compares hand edits with them.
     pub fn values_for_rendered(&self, object: &serde_json::Value) -> &serde_json::Value {
-        let source = object
-            .pointer("/metadata/annotations")
-            .and_then(|a| a.get(postprocess::SPEC_ANNOTATION))
-            .and_then(|v| v.as_str())
-            .unwrap_or_default();
+        let source = text_at(
+            object,
+            &["metadata", "annotations", postprocess::SPEC_ANNOTATION],
+        )
+        .unwrap_or_default();
         let kind = source.split(' ').next().unwrap_or_default();
         self.slots
             .iter()
@@ -535,9 +536,7 @@ impl Kiln {
 /// The namespace a spec renders into: its own, else the chart value `namespace`, else
 /// `default`.
 fn spec_namespace<'a>(document: &'a serde_json::Value, values: &'a serde_json::Value) -> &'a str {
-    document
-        .pointer("/metadata/namespace")
-        .and_then(|v| v.as_str())
+    text_at(document, &["metadata", "namespace"])
         .or_else(|| values.get("namespace").and_then(|v| v.as_str()))
         .unwrap_or("default")
 }
@@ -550,9 +549,7 @@ fn instance(
 ) -> Instance {
     let values = &engine.chart().values;
     let namespace = spec_namespace(&object, values).to_owned();
-    let metadata_name = object
-        .pointer("/metadata/name")
-        .and_then(|v| v.as_str())
+    let metadata_name = text_at(&object, &["metadata", "name"])
         .unwrap_or_default()
         .to_owned();
     let name = engine
@@ -787,14 +784,9 @@ fn conflict_finding(
 
 /// `KIND/NAME` from whatever the document holds, for messages about documents of any kind.
 fn object_ref(value: &serde_json::Value) -> ObjectRef {
-    let text = |pointer: &str| {
-        value
-            .pointer(pointer)
-            .and_then(|v| v.as_str())
-            .map(str::to_owned)
-    };
+    let text = |path: &[&str]| text_at(value, path).map(str::to_owned);
     ObjectRef {
-        kind: text("/kind").unwrap_or_else(|| "<no kind>".into()),
-        name: text("/metadata/name"),
+        kind: text(&["kind"]).unwrap_or_else(|| "<no kind>".into()),
+        name: text(&["metadata", "name"]),
     }
 }

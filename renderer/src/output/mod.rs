@@ -28,12 +28,9 @@ pub struct Manifest {
 
 impl Manifest {
     pub fn from_object(object: Object) -> Manifest {
-        let source = object
-            .value
-            .pointer("/metadata/annotations")
-            .and_then(|annotations| annotations.get(SPEC_ANNOTATION))
-            .and_then(|spec| spec.as_str())
-            .map(str::to_owned);
+        let source =
+            crate::fields::text_at(&object.value, &["metadata", "annotations", SPEC_ANNOTATION])
+                .map(str::to_owned);
         let mut yaml = yaml::to_yaml(&object.value);
         // Thousands of these live until the end of a run; drop the growth slack.
         yaml.shrink_to_fit();

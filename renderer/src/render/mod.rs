@@ -15,6 +15,7 @@ use minijinja::{Environment, UndefinedBehavior, context, syntax::SyntaxConfig};
 use serde::{Deserialize, Serialize};
 
 use crate::chart::{Chart, ChartError, LazyChart};
+use crate::fields::text_at;
 use crate::finding::{FieldPath, Finding};
 use crate::kind::KindDefinition;
 
@@ -270,16 +271,11 @@ impl Engine {
         let documents = read_documents(text)
             .map_err(|e| self.chart_finding(template, format!("rendered invalid YAML: {e}")))?;
         for value in documents {
-            let text_at = |pointer: &str| {
-                value
-                    .pointer(pointer)
-                    .and_then(|v| v.as_str())
-                    .map(str::to_owned)
-            };
+            let text_at = |path: &[&str]| text_at(&value, path).map(str::to_owned);
             let (Some(api_version), Some(kind), Some(name)) = (
-                text_at("/apiVersion"),
-                text_at("/kind"),
-                text_at("/metadata/name"),
+                text_at(&["apiVersion"]),
+                text_at(&["kind"]),
+                text_at(&["metadata", "name"]),
             ) else {
                 return Err(self.chart_finding(
                     template,
@@ -289,7 +285,7 @@ impl Engine {
             objects.push(Object {
                 api_version,
                 kind,
-                namespace: text_at("/metadata/namespace"),
+                namespace: text_at(&["metadata", "namespace"]),
                 name,
                 template: template.to_owned(),
                 instance: None,
