@@ -36,6 +36,7 @@ pub mod output;
 mod parallel;
 pub mod passthrough;
 pub mod patch;
+pub mod pattern;
 mod pipeline;
 pub mod postprocess;
 pub mod project;

@@ -22,6 +22,7 @@ use std::sync::{Arc, OnceLock};
 use kube_cel::cel::IdedExpr;
 use kube_cel::cel::common::ast::{EntryExpr, Expr, LiteralValue, operators};
 
+use crate::pattern::Pattern;
 use crate::quantity::Quantity;
 
 /// An expression in direct form.
@@ -60,8 +61,8 @@ enum Node {
     ToInt(Box<Node>),
     Bytes(Box<Node>),
     /// `matches` and `find`, with the pattern compiled now when it is a literal.
-    Matches(Box<Node>, Pattern),
-    Find(Box<Node>, Pattern),
+    Matches(Box<Node>, PatternArg),
+    Find(Box<Node>, PatternArg),
     Trim(Box<Node>),
     StartsWith(Box<Node>, Box<Node>),
     EndsWith(Box<Node>, Box<Node>),
@@ -73,10 +74,10 @@ enum Node {
 }
 
 #[derive(Debug)]
-enum Pattern {
+enum PatternArg {
     /// A literal, compiled when first used (a chart's rules for fields a spec never has
     /// would otherwise cost every run a compilation); `None` when it does not compile.
-    Literal(String, OnceLock<Option<Arc<regex::Regex>>>),
+    Literal(String, OnceLock<Option<Arc<Pattern>>>),
     Computed(Box<Node>),
 }
 
@@ -235,20 +236,23 @@ fn node(tree: &IdedExpr, variables: &[&str]) -> Option<Node> {
 
 /// A literal pattern is compiled once per expression; one that does not compile is left to
 /// the interpreter, for its message.
-fn pattern(tree: &IdedExpr, variables: &[&str]) -> Option<Pattern> {
+fn pattern(tree: &IdedExpr, variables: &[&str]) -> Option<PatternArg> {
     if let Expr::Literal(LiteralValue::String(source)) = &tree.expr {
-        return Some(Pattern::Literal(source.inner().to_owned(), OnceLock::new()));
+        return Some(PatternArg::Literal(
+            source.inner().to_owned(),
+            OnceLock::new(),
+        ));
     }
-    Some(Pattern::Computed(boxed(tree, variables)?))
+    Some(PatternArg::Computed(boxed(tree, variables)?))
 }
 
-impl Pattern {
-    fn regex<'v>(&'v self, variables: &impl Variables<'v>) -> Option<Arc<regex::Regex>> {
+impl PatternArg {
+    fn regex<'v>(&'v self, variables: &impl Variables<'v>) -> Option<Arc<Pattern>> {
         match self {
-            Pattern::Literal(source, regex) => regex
+            PatternArg::Literal(source, regex) => regex
                 .get_or_init(|| super::pattern("matches", source).ok())
                 .clone(),
-            Pattern::Computed(source) => {
+            PatternArg::Computed(source) => {
                 super::pattern("matches", &string(eval(source, variables)?)?).ok()
             }
         }
@@ -448,7 +452,7 @@ fn eval<'v>(node: &'v Node, variables: &impl Variables<'v>) -> Option<Val<'v>> {
         // The first match, or the empty string, as kiln's `find` gives it.
         Node::Find(operand, pattern) => {
             let text = string(value(operand)?)?;
-            let found = pattern.regex(variables)?.find(&text).map(|m| m.range());
+            let found = pattern.regex(variables)?.find(&text);
             let found = found.unwrap_or(0..0);
             Val::Str(match text {
                 Cow::Borrowed(text) => Cow::Borrowed(&text[found]),

@@ -23,6 +23,8 @@ use kube_cel::cel::extractors::This;
 use kube_cel::cel::objects::{Key, Map};
 use kube_cel::cel::{Context, ExecutionError, IdedExpr};
 
+use crate::pattern::Pattern;
+
 /// The built-in charts' expressions, parsed by build.rs (see `encoding`).
 mod prebuilt {
     include!(concat!(env!("OUT_DIR"), "/cel_syntax.rs"));
@@ -445,18 +447,18 @@ fn short(value: &Value) -> String {
 }
 
 /// Compiled patterns, shared by every thread; bounded so a chart cannot grow it forever.
-static PATTERNS: LazyLock<Mutex<HashMap<String, Arc<regex::Regex>>>> =
+static PATTERNS: LazyLock<Mutex<HashMap<String, Arc<Pattern>>>> =
     LazyLock::new(|| Mutex::new(HashMap::new()));
 const MAX_PATTERNS: usize = 512;
 
-fn pattern(name: &str, source: &str) -> Result<Arc<regex::Regex>, ExecutionError> {
+fn pattern(name: &str, source: &str) -> Result<Arc<Pattern>, ExecutionError> {
     let mut cache = PATTERNS
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     if let Some(regex) = cache.get(source) {
         return Ok(regex.clone());
     }
-    let regex = regex::Regex::new(source)
+    let regex = Pattern::new(source)
         .map_err(|e| ExecutionError::function_error(name, format!("invalid regex: {e}")))?;
     let regex = Arc::new(regex);
     if cache.len() < MAX_PATTERNS {
@@ -477,7 +479,7 @@ fn cached_matches(
 fn cached_find(This(this): This<Arc<String>>, regex: Arc<String>) -> Result<Value, ExecutionError> {
     let found = pattern("find", &regex)?
         .find(&this)
-        .map(|m| m.as_str().to_owned())
+        .map(|range| this[range].to_owned())
         .unwrap_or_default();
     Ok(Value::String(Arc::new(found)))
 }

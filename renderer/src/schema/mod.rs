@@ -40,7 +40,7 @@ pub struct Schema {
     pub max_items: Option<u64>,
     pub min_properties: Option<u64>,
     pub max_properties: Option<u64>,
-    pub pattern: Option<regex::Regex>,
+    pub pattern: Option<crate::pattern::Pattern>,
     pub format: Option<String>,
     pub default: Option<Value>,
     pub nullable: bool,
@@ -227,7 +227,7 @@ impl Schema {
             ));
         }
         if let Some(pattern) = text(node, "pattern", at)? {
-            schema.pattern = Some(regex::Regex::new(&pattern).map_err(|e| {
+            schema.pattern = Some(crate::pattern::Pattern::new(&pattern).map_err(|e| {
                 error(
                     at.key("pattern"),
                     format!("is not a valid regular expression: {e}"),
