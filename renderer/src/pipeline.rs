@@ -415,10 +415,12 @@ impl Kiln {
             }
         }
         crate::parallel::drop_in_background(spent, large);
+        let groups = self.namespace_groups(&instances);
+        let (rendered, namespaces) = self.render_instances_and_namespaces(&instances, &groups);
         let rendered: Vec<(usize, Result<Rendered, Finding>)> = instances
             .iter()
             .map(|(index, _, _)| *index)
-            .zip(self.render_instances(&instances))
+            .zip(rendered)
             .collect();
         let instance_field = |index: usize| {
             checked[index].chart.map_or_else(FieldPath::root, |chart| {
@@ -426,7 +428,7 @@ impl Kiln {
             })
         };
         collect_objects(rendered, &checked, &documents, &instance_field, &mut report);
-        self.render_namespaces(&instances, &checked, &documents, &mut report);
+        report_namespaces(&groups, namespaces, &checked, &documents, &mut report);
         add_manifests(manifests, &checked, &documents, &mut report);
         order::sort(&mut report.objects);
         report
@@ -436,31 +438,57 @@ impl Kiln {
         report
     }
 
-    /// Renders instances, on all cores when there are many; results keep the input order.
-    /// Each instance is rendered, post-processed, checked against the Kubernetes types and
-    /// serialised on the same thread, so only finished text travels back.
-    fn render_instances(
+    /// Renders every instance and every namespace group in one parallel loop, namespaces
+    /// first: a namespace's templates read all of its instances, which makes one group a few
+    /// milliseconds of work, and as a phase of its own after the instances it left a core idle
+    /// whenever one group took longer than the other. Each instance is rendered,
+    /// post-processed, checked against the Kubernetes types and serialised on the same thread,
+    /// so only finished text travels back. Results keep the input order.
+    fn render_instances_and_namespaces(
         &self,
         instances: &[(usize, usize, Instance)],
-    ) -> Vec<Result<Rendered, Finding>> {
-        let render_one = |(_, chart, instance): &(usize, usize, Instance)| {
-            let engine = self.engine(*chart);
-            let mut objects = engine.render_instance(instance)?;
-            postprocess::finish_instance(&mut objects, &instance.spec_ref);
-            Ok(Rendered::from_objects(objects, &engine.chart().values))
-        };
-        crate::parallel::map(instances, render_one)
+        groups: &[NamespaceGroup<'_>],
+    ) -> (Vec<Result<Rendered, Finding>>, Vec<NamespaceRendered>) {
+        enum Work<'w, 'i> {
+            Namespace(&'w NamespaceGroup<'i>),
+            Instance(&'w (usize, usize, Instance)),
+        }
+        enum Done {
+            Namespace(NamespaceRendered),
+            Instance(Result<Rendered, Finding>),
+        }
+        let work: Vec<Work<'_, '_>> = groups
+            .iter()
+            .map(Work::Namespace)
+            .chain(instances.iter().map(Work::Instance))
+            .collect();
+        let done = crate::parallel::map(&work, |work| match work {
+            Work::Namespace(group) => Done::Namespace(self.render_namespace_group(group)),
+            Work::Instance((_, chart, instance)) => {
+                let engine = self.engine(*chart);
+                Done::Instance(engine.render_instance(instance).map(|mut objects| {
+                    postprocess::finish_instance(&mut objects, &instance.spec_ref);
+                    Rendered::from_objects(objects, &engine.chart().values)
+                }))
+            }
+        });
+        let mut rendered = Vec::with_capacity(instances.len());
+        let mut namespaces = Vec::with_capacity(groups.len());
+        for result in done {
+            match result {
+                Done::Namespace(result) => namespaces.push(result),
+                Done::Instance(result) => rendered.push(result),
+            }
+        }
+        (rendered, namespaces)
     }
 
-    /// Each chart's namespace templates, once per namespace its instances render into.
-    /// Findings about a namespace go on its first spec, at `metadata.namespace`.
-    fn render_namespaces(
+    /// The instances of each chart with namespace templates, grouped by namespace, each
+    /// group sorted by instance name. Findings about a namespace go on its first spec.
+    fn namespace_groups<'i>(
         &self,
-        instances: &[(usize, usize, Instance)],
-        checked: &[Checked],
-        documents: &[Document],
-        report: &mut Report,
-    ) {
+        instances: &'i [(usize, usize, Instance)],
+    ) -> Vec<NamespaceGroup<'i>> {
         let mut groups: BTreeMap<(usize, &str), (usize, Vec<&Instance>)> = BTreeMap::new();
         for (index, chart, instance) in instances {
             if self.engine(*chart).chart().namespace_templates.is_empty() {
@@ -472,46 +500,34 @@ impl Kiln {
                 .1
                 .push(instance);
         }
-        // Each namespace renders on its own core: namespace templates read every instance of
-        // the namespace, which makes one namespace milliseconds of work.
-        let mut groups: Vec<_> = groups.into_iter().collect();
-        for (_, (_, members)) in &mut groups {
-            members.sort_by(|a, b| a.name.cmp(&b.name));
-        }
-        type Finished = Result<(Vec<Finding>, Vec<Manifest>), Finding>;
-        let rendered = crate::parallel::map_coarse(
-            &groups,
-            |((chart, namespace), (_, members))| -> Finished {
-                let engine = self.engine(*chart);
-                let context = NamespaceContext {
-                    name: namespace,
-                    instances: members,
-                };
-                let mut objects = engine.render_namespace(&context)?;
-                // A namespace-wide object comes from every spec of the kind in the namespace.
-                let source = format!("{} {namespace}/*", engine.chart().renders.kind);
-                postprocess::stamp_source(&mut objects, &source);
-                let findings: Vec<Finding> =
-                    objects.iter().flat_map(postprocess::check_output).collect();
-                let manifests: Vec<Manifest> =
-                    objects.into_iter().map(Manifest::from_object).collect();
-                Ok((findings, manifests))
-            },
-        );
-        for ((_, (first, _)), result) in groups.iter().zip(rendered) {
-            match result {
-                Ok((findings, manifests)) => {
-                    report.findings.extend(findings);
-                    report.objects.extend(manifests);
+        groups
+            .into_iter()
+            .map(|((chart, namespace), (first, mut members))| {
+                members.sort_by(|a, b| a.name.cmp(&b.name));
+                NamespaceGroup {
+                    chart,
+                    namespace,
+                    first,
+                    members,
                 }
-                Err(mut finding) => {
-                    finding.field = FieldPath::of(&["metadata", "namespace"]);
-                    report
-                        .findings
-                        .push(attach(finding, &checked[*first], &documents[*first]));
-                }
-            }
-        }
+            })
+            .collect()
+    }
+
+    /// A chart's namespace templates for one namespace, post-processed, checked and written.
+    fn render_namespace_group(&self, group: &NamespaceGroup<'_>) -> NamespaceRendered {
+        let engine = self.engine(group.chart);
+        let context = NamespaceContext {
+            name: group.namespace,
+            instances: &group.members,
+        };
+        let mut objects = engine.render_namespace(&context)?;
+        // A namespace-wide object comes from every spec of the kind in the namespace.
+        let source = format!("{} {}/*", engine.chart().renders.kind, group.namespace);
+        postprocess::stamp_source(&mut objects, &source);
+        let findings: Vec<Finding> = objects.iter().flat_map(postprocess::check_output).collect();
+        let manifests: Vec<Manifest> = objects.into_iter().map(Manifest::from_object).collect();
+        Ok((findings, manifests))
     }
 
     /// The text of every instance template for every valid document, for tests of the
@@ -607,6 +623,45 @@ impl Rendered {
         Rendered {
             manifests,
             findings,
+        }
+    }
+}
+
+/// The instances one chart renders into one namespace, for its namespace templates.
+struct NamespaceGroup<'i> {
+    chart: usize,
+    namespace: &'i str,
+    /// The document index of the group's first spec, where findings about it go.
+    first: usize,
+    members: Vec<&'i Instance>,
+}
+
+/// A namespace group's findings and objects, or the error that stopped its templates.
+type NamespaceRendered = Result<(Vec<Finding>, Vec<Manifest>), Finding>;
+
+/// Puts each namespace group's objects and findings into the report; a template error goes
+/// on the group's first spec, at `metadata.namespace`.
+fn report_namespaces(
+    groups: &[NamespaceGroup<'_>],
+    rendered: Vec<NamespaceRendered>,
+    checked: &[Checked],
+    documents: &[Document],
+    report: &mut Report,
+) {
+    for (group, result) in groups.iter().zip(rendered) {
+        match result {
+            Ok((findings, manifests)) => {
+                report.findings.extend(findings);
+                report.objects.extend(manifests);
+            }
+            Err(mut finding) => {
+                finding.field = FieldPath::of(&["metadata", "namespace"]);
+                report.findings.push(attach(
+                    finding,
+                    &checked[group.first],
+                    &documents[group.first],
+                ));
+            }
         }
     }
 }
