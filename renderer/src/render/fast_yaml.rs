@@ -193,10 +193,15 @@ fn quoted_end(text: &str) -> Option<usize> {
     None
 }
 
+/// A plain value without its comment. A quoted or flow value is left whole, unscanned: its
+/// reader finds its end and allows only a comment after it (`only_comment_after`).
 fn strip_comment(text: &str) -> &str {
+    if text.starts_with(['"', '\'', '{', '[']) {
+        return text;
+    }
     match comment_start(text) {
-        Some(i) if !text.starts_with(['"', '\'', '{', '[']) => text[..i].trim_end(),
-        _ => text,
+        Some(i) => text[..i].trim_end(),
+        None => text,
     }
 }
 
