@@ -3,6 +3,8 @@
 # objects with `helm template` (bench/helm-microservice) and `kubectl kustomize` (over kiln's
 # own output folder: what a GitOps controller assembles on every sync). Checks that kiln and
 # helm produce the same objects, then times them with hyperfine and records peak memory.
+# KILN_BEFORE=<kiln binary> times another kiln build in the same hyperfine runs (columns
+# "kiln before" and "helm / before"), for before/after figures.
 # Results: bench/out/results.md. Usage: bench/render.sh [N ...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,7 +21,7 @@ kiln=target/release/kiln
 helm=bench/.tools/helm
 
 runs_for() { # fewer runs where one run takes long
-  case "$1" in 1|100) echo 10 ;; 1000) echo 5 ;; *) echo 3 ;; esac
+  case "$1" in 1|100) echo 30 ;; 1000) echo 5 ;; *) echo 3 ;; esac
 }
 
 peak_kb() { # peak resident memory of one run, in KiB
@@ -36,6 +38,7 @@ for n in "${sizes[@]}"; do
   python3 bench/same_objects.py "$dir/kiln.yaml" "$dir/helm.yaml" | tee "$dir/same.txt"
   "$kiln" render -f "$dir/specs" -o "$dir/folder" 2>/dev/null
   commands=("$kiln render -f $dir/specs" "$helm template bench bench/helm-microservice -f $dir/helm-values.yaml")
+  [ -n "${KILN_BEFORE:-}" ] && commands+=("$KILN_BEFORE render -f $dir/specs")
   # kustomize is quadratic in the number of resources: 31 s for 1,000 services here, so
   # one run at 1,000 and none at 10,000.
   kustomize_runs=0

@@ -16,10 +16,18 @@ def mean_and_sd(path, index):
 
 def main():
     out, sizes = sys.argv[1], sys.argv[2:]
-    print("| services | objects | kiln | helm template | kubectl kustomize | helm / kiln | kiln peak RSS | helm peak RSS | kustomize peak RSS |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    with open(os.path.join(out, f"n{sizes[0]}", "times.json")) as f:
+        before = len(json.load(f)["results"]) > 2  # KILN_BEFORE was set
+    extra = " kiln before | helm / before |" if before else ""
+    print(f"| services | objects | kiln | helm template | kubectl kustomize | helm / kiln |{extra} kiln peak RSS | helm peak RSS | kustomize peak RSS |")
+    print("|---:|---:|---:|---:|---:|---:|" + ("---:|---:|" if before else "") + "---:|---:|---:|")
     for n in sizes:
         d = os.path.join(out, f"n{n}")
+        columns = ""
+        if before:
+            old, old_sd = mean_and_sd(os.path.join(d, "times.json"), 2)
+            helm_mean = mean_and_sd(os.path.join(d, "times.json"), 1)[0]
+            columns = f" {old * 1000:,.1f} ms ± {old_sd * 1000:,.1f} | {helm_mean / old:,.1f}x |"
         kiln, kiln_sd = mean_and_sd(os.path.join(d, "times.json"), 0)
         helm, helm_sd = mean_and_sd(os.path.join(d, "times.json"), 1)
         kustomize_path = os.path.join(d, "kustomize.json")
@@ -32,8 +40,8 @@ def main():
         mib = lambda key: f"{int(memory[key]) / 1024:,.0f} MiB" if key in memory else "-"
         print(
             f"| {int(n):,} | {int(objects):,} | {kiln * 1000:,.1f} ms ± {kiln_sd * 1000:,.1f} "
-            f"| {helm * 1000:,.0f} ms ± {helm_sd * 1000:,.0f} | {kustomize} | {helm / kiln:,.1f}x "
-            f"| {mib('kiln')} | {mib('helm')} | {mib('kustomize')} |"
+            f"| {helm * 1000:,.0f} ms ± {helm_sd * 1000:,.0f} | {kustomize} | {helm / kiln:,.1f}x |"
+            f"{columns} {mib('kiln')} | {mib('helm')} | {mib('kustomize')} |"
         )
 
 
