@@ -152,7 +152,12 @@ fn parse_exact(text: &str) -> Option<Quantity> {
         return None;
     }
     let (power, binary) = suffix_scale(suffix)?;
-    let digits = format!("{whole}{fraction}");
+    // Most quantities have no fraction (`100m`, `128Mi`): their digits are `whole` as written.
+    let digits: std::borrow::Cow<'_, str> = if fraction.is_empty() {
+        whole.into()
+    } else {
+        format!("{whole}{fraction}").into()
+    };
     let digits = digits.trim_start_matches('0');
     if digits.is_empty() {
         return Some(Quantity::ZERO);
