@@ -73,6 +73,10 @@ mod tests {
     ];
 
     #[test]
+    #[allow(
+        clippy::invalid_regex,
+        reason = "the invalid pattern is what the test is about"
+    )]
     fn a_bad_pattern_gives_the_regex_crate_s_message() {
         let expected = regex::Regex::new("(").unwrap_err().to_string();
         assert_eq!(Pattern::new("(").unwrap_err(), expected);
