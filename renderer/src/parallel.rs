@@ -21,6 +21,17 @@ pub fn map_coarse<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> 
     map_with(items, 1, f)
 }
 
+/// [`map`] for items of which the first `coarse` each take milliseconds (see [`map_coarse`])
+/// and the rest are light: two coarse items are enough to use two cores.
+pub fn map_mixed<T: Sync, R: Send>(
+    items: &[T],
+    coarse: usize,
+    f: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
+    let min_items_per_thread = if coarse >= 2 { 1 } else { MIN_ITEMS_PER_THREAD };
+    map_with(items, min_items_per_thread, f)
+}
+
 fn map_with<T: Sync, R: Send>(
     items: &[T],
     min_items_per_thread: usize,
@@ -76,6 +87,7 @@ mod tests {
         let expected: Vec<u32> = items.iter().map(|n| n * 2).collect();
         assert_eq!(super::map(&items, |n| n * 2), expected);
         assert_eq!(super::map_coarse(&items, |n| n * 2), expected);
+        assert_eq!(super::map_mixed(&items[..40], 2, |n| n * 2), expected[..40]);
     }
 
     #[test]

@@ -462,7 +462,7 @@ impl Kiln {
             .map(Work::Namespace)
             .chain(instances.iter().map(Work::Instance))
             .collect();
-        let done = crate::parallel::map(&work, |work| match work {
+        let done = crate::parallel::map_mixed(&work, groups.len(), |work| match work {
             Work::Namespace(group) => Done::Namespace(self.render_namespace_group(group)),
             Work::Instance((_, chart, instance)) => {
                 let engine = self.engine(*chart);
