@@ -9,6 +9,7 @@ use k8s_openapi::api::core::v1::{Container, ContainerPort, PodSpec, SecurityCont
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::fields::text_at;
 use crate::finding::{FieldPath, Finding};
 use crate::postprocess::SPEC_ANNOTATION;
 
@@ -31,21 +32,14 @@ pub fn is_guarded(object: &Value) -> bool {
         .get("kind")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    let managed = object
-        .pointer("/metadata/labels")
-        .and_then(|l| l.get(MANAGED_BY))
-        .and_then(Value::as_str);
+    let managed = text_at(object, &["metadata", "labels", MANAGED_BY]);
     GUARDED_KINDS.contains(&kind) && managed == Some("kiln")
 }
 
 /// Every broken invariant of `object` (and, on UPDATE, of its change from `old`).
 /// `values` are the chart's values, which say what the security defaults are.
 pub fn check(object: &Value, old: Option<&Value>, values: &Value) -> Vec<Finding> {
-    let source = object
-        .pointer("/metadata/annotations")
-        .and_then(|a| a.get(SPEC_ANNOTATION))
-        .and_then(Value::as_str);
-    let Some(source) = source else {
+    let Some(source) = text_at(object, &["metadata", "annotations", SPEC_ANNOTATION]) else {
         return vec![Finding::error(
             "rendered-source",
             FieldPath::of(&["metadata", "annotations"]),
