@@ -42,8 +42,17 @@ pub fn spec_loader(data: &[u8]) {
 }
 
 /// Bytes in as an AdmissionReview body, on both endpoints: never a 500 (nor a panic), and a
-/// 200 is an AdmissionReview answering the request's uid.
+/// 200 is an AdmissionReview answering the request's uid. The fast decode, wherever it reads
+/// a body, reads exactly what the checked decode reads.
 pub fn admission_review(data: &[u8]) {
+    if let Ok(text) = std::str::from_utf8(data)
+        && let Some(fast) = kiln_webhook::decode::fast(text)
+    {
+        let checked = kiln_webhook::decode::checked(text).unwrap_or_else(|error| {
+            panic!("the fast decode read a body the checked one refuses: {error}")
+        });
+        assert_eq!(decoded(&fast), decoded(&checked), "{text}");
+    }
     static STATE: OnceLock<kiln_webhook::AppState> = OnceLock::new();
     let state = STATE.get_or_init(|| kiln_webhook::AppState {
         kiln: Kiln::load(&[], &[]).expect("the built-in charts compile"),
@@ -71,6 +80,20 @@ pub fn admission_review(data: &[u8]) {
             assert_eq!(answer["response"]["uid"], asked["request"]["uid"], "{body}");
         }
     }
+}
+
+/// A decoded review, comparable.
+fn decoded(
+    admission: &kiln_webhook::decode::Admission,
+) -> (Value, Option<Option<Value>>, Option<Value>) {
+    (
+        serde_json::to_value(&admission.request).expect("a decoded request writes as JSON"),
+        admission
+            .object
+            .as_ref()
+            .map(|object| object.as_ref().ok().cloned()),
+        admission.old_object.clone(),
+    )
 }
 
 /// Kubernetes quantities: parsing never panics, and the CPU and memory spellings kiln writes

@@ -68,10 +68,14 @@ pub struct Verdict {
     pub denied_by: Vec<std::borrow::Cow<'static, str>>,
 }
 
-/// Decides one request.
+/// Decides one request: `object` and `old_object` are its objects as JSON ([`Admission`]).
+///
+/// [`Admission`]: crate::decode::Admission
 pub fn admit(
     kiln: &Kiln,
     request: &AdmissionRequest<DynamicObject>,
+    object: Option<Result<serde_json::Value, serde_json::Error>>,
+    old_object: Option<&serde_json::Value>,
     endpoint: Endpoint,
 ) -> Verdict {
     let response = AdmissionResponse::from(request);
@@ -84,10 +88,10 @@ pub fn admit(
     if matches!(request.operation, Operation::Delete | Operation::Connect) {
         return ignored(response);
     }
-    let Some(object) = &request.object else {
+    let Some(object) = object else {
         return ignored(response);
     };
-    let Ok(value) = serde_json::to_value(object) else {
+    let Ok(value) = object else {
         return Verdict {
             response: response.deny("the object could not be read as JSON"),
             outcome: Outcome::Denied,
@@ -96,7 +100,7 @@ pub fn admit(
     };
     if kiln::guard::is_guarded(&value) {
         return match endpoint {
-            Endpoint::Validate => guard(kiln, request, &value, response),
+            Endpoint::Validate => guard(kiln, &value, old_object, response),
             Endpoint::Mutate => ignored(response),
         };
     }
@@ -138,15 +142,11 @@ fn validate(
 /// A hand-applied object that kiln renders: its invariants must still hold.
 fn guard(
     kiln: &Kiln,
-    request: &AdmissionRequest<DynamicObject>,
     value: &serde_json::Value,
+    old: Option<&serde_json::Value>,
     response: AdmissionResponse,
 ) -> Verdict {
-    let old = request
-        .old_object
-        .as_ref()
-        .and_then(|o| serde_json::to_value(o).ok());
-    let findings = kiln::guard::check(value, old.as_ref(), kiln.values_for_rendered(value));
+    let findings = kiln::guard::check(value, old, kiln.values_for_rendered(value));
     let errors: Vec<&Finding> = findings.iter().collect();
     deny_or_allow(response, &errors)
 }

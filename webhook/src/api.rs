@@ -11,7 +11,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use kube_core::DynamicObject;
-use kube_core::admission::{AdmissionRequest, AdmissionReview, Operation};
+use kube_core::admission::{AdmissionReview, Operation};
 
 use crate::AppState;
 use crate::admit::{Endpoint, admit};
@@ -98,51 +98,16 @@ pub fn review(state: &AppState, body: &[u8], endpoint: Endpoint) -> Answer {
         let detail = "not an admission.k8s.io/v1 AdmissionReview: the body is not UTF-8".to_owned();
         return reject(state, StatusCode::BAD_REQUEST, "malformed", detail);
     };
-    let review: AdmissionReview<DynamicObject> = match serde_json::from_str(body) {
-        Ok(review) => review,
-        Err(error) => {
-            let detail = if body.is_empty() {
-                "empty body: expected an admission.k8s.io/v1 AdmissionReview".to_owned()
-            } else {
-                format!("not an admission.k8s.io/v1 AdmissionReview: {error}")
-            };
-            return reject(state, StatusCode::BAD_REQUEST, "malformed", detail);
-        }
+    let admission = match crate::decode::review(body) {
+        Ok(admission) => admission,
+        Err(detail) => return reject(state, StatusCode::BAD_REQUEST, "malformed", detail),
     };
-    // serde_json kept the last of two equal keys above; the API server never sends two.
-    if let Err(error) = crate::unique_keys::check(body) {
-        let detail = format!("not an admission.k8s.io/v1 AdmissionReview: {error}");
-        return reject(state, StatusCode::BAD_REQUEST, "malformed", detail);
-    }
-    let (api_version, kind) = (
-        review.types.api_version.as_str(),
-        review.types.kind.as_str(),
-    );
-    if kind != "AdmissionReview"
-        || !matches!(
-            api_version,
-            "admission.k8s.io/v1" | "admission.k8s.io/v1beta1"
-        )
-    {
-        let detail = format!(
-            "expected an admission.k8s.io/v1 (or v1beta1) AdmissionReview, got {:?} {:?}",
-            shorten(api_version),
-            shorten(kind)
-        );
-        return reject(state, StatusCode::BAD_REQUEST, "malformed", detail);
-    }
-    let request: AdmissionRequest<DynamicObject> = match review.try_into() {
-        Ok(request) => request,
-        Err(error) => {
-            return reject(
-                state,
-                StatusCode::BAD_REQUEST,
-                "malformed",
-                format!("AdmissionReview without a usable request: {error}"),
-            );
-        }
-    };
-    let verdict = admit(&state.kiln, &request, endpoint);
+    let crate::decode::Admission {
+        request,
+        object,
+        old_object,
+    } = admission;
+    let verdict = admit(&state.kiln, &request, object, old_object.as_ref(), endpoint);
     let labels = RequestLabels {
         endpoint: endpoint.as_str(),
         kind: kind_label(&state.kiln, &request.kind.kind),
@@ -209,14 +174,13 @@ fn operation_label(operation: &Operation) -> &'static str {
     }
 }
 
-/// At most 64 characters of a client-supplied string, for messages.
-fn shorten(text: &str) -> String {
-    text.chars().take(64).collect()
-}
-
 /// Serialises the review with `response.patch` as a base64 string, as the API server expects;
 /// kube-core writes it as an array of numbers (kube-rs issue 1781).
 fn encode_review(review: AdmissionReview<DynamicObject>) -> Result<Vec<u8>, serde_json::Error> {
+    // Without a patch (every /validate answer) the review is written as it is.
+    if review.response.as_ref().is_none_or(|r| r.patch.is_none()) {
+        return serde_json::to_vec(&review);
+    }
     let mut value = serde_json::to_value(review)?;
     if let Some(patch) = value.pointer_mut("/response/patch") {
         let bytes: Vec<u8> = serde_json::from_value(patch.take())?;

@@ -6,6 +6,7 @@ pub mod admit;
 mod api;
 pub use api::{Answer, review};
 pub mod certs;
+pub mod decode;
 pub mod memory;
 pub mod metrics;
 pub mod server;

@@ -5,10 +5,12 @@
 //! what the spec loader refuses in YAML. The API server encodes AdmissionReviews from its own
 //! objects and never repeats a key: a repeated key means the body did not come from it.
 //!
-//! One walk of the body with serde's visitor API (keys compared once escapes are decoded),
+//! `check` is one walk of the body with serde's visitor API (keys compared once escapes are decoded),
 //! after it decoded as an AdmissionReview, so a malformed body keeps serde's message about the
 //! review's shape. serde_json's recursion limit (128) bounds its depth; its error adds the line
-//! and column of the repeated key.
+//! and column of the repeated key. `parse` builds the body's JSON value in the same single
+//! pass and refuses a repeated key as it inserts it; its error is short, for a caller that
+//! then asks `check` for the located one.
 
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -23,6 +25,74 @@ pub fn check(json: &str) -> Result<(), serde_json::Error> {
     let mut path = Vec::new();
     Walk { path: &mut path }.deserialize(&mut deserializer)?;
     deserializer.end()
+}
+
+/// `json` as a value, or an error if it is malformed or an object in it holds a key twice.
+pub fn parse(json: &str) -> Result<serde_json::Value, serde_json::Error> {
+    let mut deserializer = serde_json::Deserializer::from_str(json);
+    let value = UniqueValue.deserialize(&mut deserializer)?;
+    deserializer.end()?;
+    Ok(value)
+}
+
+/// Builds a value as serde_json's own `Value` does, but a repeated key is an error.
+struct UniqueValue;
+
+impl<'de> DeserializeSeed<'de> for UniqueValue {
+    type Value = serde_json::Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for UniqueValue {
+    type Value = serde_json::Value;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, flag: bool) -> Result<Self::Value, E> {
+        Ok(flag.into())
+    }
+    fn visit_i64<E>(self, number: i64) -> Result<Self::Value, E> {
+        Ok(number.into())
+    }
+    fn visit_u64<E>(self, number: u64) -> Result<Self::Value, E> {
+        Ok(number.into())
+    }
+    fn visit_f64<E>(self, number: f64) -> Result<Self::Value, E> {
+        Ok(number.into())
+    }
+    fn visit_str<E>(self, text: &str) -> Result<Self::Value, E> {
+        Ok(text.into())
+    }
+    fn visit_string<E>(self, text: String) -> Result<Self::Value, E> {
+        Ok(text.into())
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(serde_json::Value::Null)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<Self::Value, A::Error> {
+        let mut list = Vec::with_capacity(items.size_hint().unwrap_or(0));
+        while let Some(item) = items.next_element_seed(UniqueValue)? {
+            list.push(item);
+        }
+        Ok(list.into())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut entries: A) -> Result<Self::Value, A::Error> {
+        let mut map = serde_json::Map::new();
+        while let Some(key) = entries.next_key::<String>()? {
+            let value = entries.next_value_seed(UniqueValue)?;
+            if map.insert(key, value).is_some() {
+                return Err(de::Error::custom("duplicate key"));
+            }
+        }
+        Ok(map.into())
+    }
 }
 
 /// One step from a value to a child. Keys borrow from the body unless they hold an escape.
