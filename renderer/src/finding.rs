@@ -24,6 +24,57 @@ pub enum Segment {
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct FieldPath(Vec<Segment>);
 
+/// A path while a value is walked: each step borrows the one above it, so going down a
+/// document allocates nothing, and the [`FieldPath`] is built only for a finding.
+#[derive(Clone, Copy, Debug)]
+pub enum PathRef<'a> {
+    /// Where the walk starts.
+    At(&'a FieldPath),
+    Key(&'a PathRef<'a>, &'a str),
+    Index(&'a PathRef<'a>, usize),
+}
+
+impl<'a> From<&'a FieldPath> for PathRef<'a> {
+    fn from(path: &'a FieldPath) -> Self {
+        PathRef::At(path)
+    }
+}
+
+impl PathRef<'_> {
+    pub fn key<'b>(&'b self, key: &'b str) -> PathRef<'b> {
+        PathRef::Key(self, key)
+    }
+
+    pub fn index(&self, index: usize) -> PathRef<'_> {
+        PathRef::Index(self, index)
+    }
+
+    pub fn is_root(&self) -> bool {
+        matches!(self, PathRef::At(path) if path.is_root())
+    }
+
+    /// The path as a finding holds it.
+    pub fn to_path(&self) -> FieldPath {
+        let mut below = Vec::new();
+        let mut step = self;
+        let mut segments = loop {
+            match step {
+                PathRef::At(path) => break path.0.clone(),
+                PathRef::Key(parent, key) => {
+                    below.push(Segment::Key((*key).to_owned()));
+                    step = parent;
+                }
+                PathRef::Index(parent, index) => {
+                    below.push(Segment::Index(*index));
+                    step = parent;
+                }
+            }
+        };
+        segments.extend(below.into_iter().rev());
+        FieldPath(segments)
+    }
+}
+
 impl From<Vec<Segment>> for FieldPath {
     fn from(segments: Vec<Segment>) -> Self {
         Self(segments)
@@ -116,7 +167,7 @@ impl FieldPath {
         self.0
             .iter()
             .try_fold(value, |value, segment| match segment {
-                Segment::Key(key) => value.get(key),
+                Segment::Key(key) => crate::fields::get(value.as_object()?, key),
                 Segment::Index(index) => value.get(index),
             })
     }
@@ -297,6 +348,20 @@ fn shorten(text: &str, max_chars: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_walked_path_is_its_base_and_the_steps_below_it() {
+        let base = FieldPath::of(&["spec"]);
+        let at = PathRef::from(&base);
+        let ports = at.key("ports");
+        let first = ports.index(0);
+        assert_eq!(
+            first.key("port").to_path().to_string(),
+            "spec.ports[0].port"
+        );
+        assert_eq!(first.to_path(), FieldPath::of(&["spec", "ports"]).index(0));
+        assert!(!at.is_root() && PathRef::from(&FieldPath::root()).is_root());
+    }
 
     #[test]
     fn prints_the_contract_format() {

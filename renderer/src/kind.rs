@@ -356,7 +356,10 @@ impl KindDefinition {
         let mut object = written.clone();
         if let Some(schema) = &self.schema {
             for (name, child) in &schema.properties {
-                if let Some(value) = object.get_mut(name) {
+                if let Some(value) = object
+                    .as_object_mut()
+                    .and_then(|o| crate::fields::get_mut(o, name))
+                {
                     apply_defaults(child, value);
                 }
             }
@@ -422,7 +425,14 @@ fn set_path(object: &mut Value, path: &FieldPath, value: Value) {
         let Some(fields) = node.as_object_mut() else {
             return;
         };
-        node = fields.entry(key.clone()).or_insert_with(|| json!({}));
+        // Most steps exist (spec); looking them up costs no hashing and no key copy.
+        if crate::fields::get(fields, key).is_none() {
+            fields.insert(key.clone(), json!({}));
+        }
+        let Some(next) = crate::fields::get_mut(fields, key) else {
+            return;
+        };
+        node = next;
     }
     if let (Segment::Key(key), Some(fields)) = (last, node.as_object_mut()) {
         fields.entry(key.clone()).or_insert(value);

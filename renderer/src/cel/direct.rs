@@ -22,6 +22,7 @@ use std::sync::{Arc, OnceLock};
 use kube_cel::cel::IdedExpr;
 use kube_cel::cel::common::ast::{EntryExpr, Expr, LiteralValue, operators};
 
+use crate::fields::get as field;
 use crate::pattern::Pattern;
 use crate::quantity::Quantity;
 
@@ -39,6 +40,9 @@ enum Node {
     Str(String),
     /// `self`, `values` or `variables`.
     Variable(String),
+    /// `self.spec.image`: a variable and the fields selected from it, read in one walk
+    /// (most of what rules read is such a chain).
+    Path(String, Vec<String>),
     Select(Box<Node>, String),
     Has(Box<Node>, String),
     Not(Box<Node>),
@@ -134,11 +138,16 @@ fn node(tree: &IdedExpr, variables: &[&str]) -> Option<Node> {
         },
         Expr::Ident(name) if variables.contains(&name.as_str()) => Node::Variable(name.clone()),
         Expr::Select(select) => {
-            let operand = boxed(&select.operand, variables)?;
-            if select.test {
-                Node::Has(operand, select.field.clone())
-            } else {
-                Node::Select(operand, select.field.clone())
+            let operand = node(&select.operand, variables)?;
+            let field = select.field.clone();
+            match operand {
+                operand if select.test => Node::Has(Box::new(operand), field),
+                Node::Variable(name) => Node::Path(name, vec![field]),
+                Node::Path(name, mut fields) => {
+                    fields.push(field);
+                    Node::Path(name, fields)
+                }
+                operand => Node::Select(Box::new(operand), field),
             }
         }
         Expr::Map(map) => {
@@ -259,22 +268,6 @@ impl PatternArg {
     }
 }
 
-/// The value of `name` in a mapping. Mappings in specs are small, and comparing a few keys
-/// costs less than hashing one with the map's SipHash.
-fn field<'v>(
-    fields: &'v serde_json::Map<String, serde_json::Value>,
-    name: &str,
-) -> Option<&'v serde_json::Value> {
-    if fields.len() <= 16 {
-        fields
-            .iter()
-            .find(|(key, _)| *key == name)
-            .map(|(_, value)| value)
-    } else {
-        fields.get(name)
-    }
-}
-
 /// A JSON value as CEL reads it: integers are ints; numbers that are not (fractions, integers
 /// beyond i64) are left to the interpreter.
 fn read(value: &serde_json::Value) -> Option<Val<'_>> {
@@ -328,6 +321,17 @@ fn eval<'v>(node: &'v Node, variables: &impl Variables<'v>) -> Option<Val<'v>> {
         Node::Int(int) => Val::Int(*int),
         Node::Str(text) => Val::Str(Cow::Borrowed(text)),
         Node::Variable(name) => read(variables.get(name)?)?,
+        // As a chain of selections would: each step must be a mapping that has the field.
+        Node::Path(name, fields) => {
+            let mut json = variables.get(name)?;
+            for name in fields {
+                let serde_json::Value::Object(fields) = json else {
+                    return None;
+                };
+                json = field(fields, name)?;
+            }
+            read(json)?
+        }
         Node::Select(operand, field) => match value(operand)? {
             Val::Json(serde_json::Value::Object(fields)) => read(self::field(fields, field)?)?,
             Val::Map(entries) => entries.into_iter().find(|(key, _)| key == field)?.1,
@@ -581,6 +585,10 @@ impl Val<'_> {
 
 /// A JSON value with every mapping's keys sorted, as a round trip through CEL gives it.
 fn sorted(value: &serde_json::Value) -> serde_json::Value {
+    if is_sorted(value) {
+        // A clone copies the map's hashes; rebuilding it would hash every key again.
+        return value.clone();
+    }
     match value {
         serde_json::Value::Object(fields) => {
             let mut entries: Vec<(&String, &serde_json::Value)> = fields.iter().collect();
@@ -596,6 +604,17 @@ fn sorted(value: &serde_json::Value) -> serde_json::Value {
             serde_json::Value::Array(items.iter().map(sorted).collect())
         }
         other => other.clone(),
+    }
+}
+
+/// True when every mapping in `value` has its keys in order already.
+fn is_sorted(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::Object(fields) => {
+            fields.keys().is_sorted() && fields.values().all(is_sorted)
+        }
+        serde_json::Value::Array(items) => items.iter().all(is_sorted),
+        _ => true,
     }
 }
 

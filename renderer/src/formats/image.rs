@@ -1,7 +1,7 @@
 //! The `image-reference` format: an OCI image reference, `[registry/]repository[:tag][@digest]`,
 //! following the grammar of distribution/reference, with the part that is wrong named.
 
-use crate::finding::{FieldPath, Finding};
+use crate::finding::{Finding, PathRef};
 
 /// The parts of a valid image reference that the rules care about.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -166,12 +166,12 @@ fn is_digest(text: &str) -> bool {
 }
 
 /// The `image-reference` format: a finding when `text` is not a valid reference.
-pub fn check(text: &str, field: &FieldPath) -> Option<Finding> {
+pub fn check(text: &str, field: &PathRef<'_>) -> Option<Finding> {
     let problem = parse_image_reference(text).err()?;
     Some(
         Finding::error(
             "image-reference",
-            field.clone(),
+            field.to_path(),
             format!("is not a valid OCI image reference: {problem}"),
         )
         .got_str(text)

@@ -7,7 +7,7 @@ pub mod names;
 
 use serde_json::Value;
 
-use crate::finding::{FieldPath, Finding};
+use crate::finding::{Finding, PathRef};
 use crate::quantity::Quantity;
 
 /// Formats kiln checks, with what each means, for `kiln chart lint` and the authoring guide.
@@ -69,7 +69,7 @@ pub fn is_known(format: &str) -> bool {
 
 /// Checks `value` at `field` against `format`; a value of the wrong type is left to the
 /// type check.
-pub fn check(format: &str, value: &Value, field: &FieldPath) -> Option<Finding> {
+pub fn check(format: &str, value: &Value, field: &PathRef<'_>) -> Option<Finding> {
     if format == "quantity" {
         return check_quantity(value, field);
     }
@@ -88,7 +88,7 @@ pub fn accepts_numbers(format: &str) -> bool {
     format == "quantity"
 }
 
-fn check_quantity(value: &Value, field: &FieldPath) -> Option<Finding> {
+fn check_quantity(value: &Value, field: &PathRef<'_>) -> Option<Finding> {
     let text = match value {
         Value::String(text) => text.clone(),
         Value::Number(number) => number.to_string(),
@@ -96,7 +96,7 @@ fn check_quantity(value: &Value, field: &FieldPath) -> Option<Finding> {
             return Some(
                 Finding::error(
                     "field-type",
-                    field.clone(),
+                    field.to_path(),
                     "must be a quantity such as 500m, 2 or 4Gi",
                 )
                 .got(other),
@@ -105,13 +105,13 @@ fn check_quantity(value: &Value, field: &FieldPath) -> Option<Finding> {
     };
     match text.parse::<Quantity>() {
         Ok(quantity) if quantity.is_negative() => {
-            Some(Finding::error("quantity", field.clone(), "must not be negative").got_str(&text))
+            Some(Finding::error("quantity", field.to_path(), "must not be negative").got_str(&text))
         }
         Ok(_) => None,
         Err(error) => {
             let finding = Finding::error(
                 "quantity",
-                field.clone(),
+                field.to_path(),
                 "is not a Kubernetes quantity (a number with an optional suffix: m, k, M, G, Ki, Mi, Gi, ...)",
             )
             .got_str(&text);
@@ -126,20 +126,21 @@ fn check_quantity(value: &Value, field: &FieldPath) -> Option<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::finding::FieldPath;
 
     #[test]
     fn quantities_name_the_fix() {
         let field = FieldPath::of(&["memory"]);
-        let finding = check("quantity", &Value::from("4 Gi"), &field).unwrap();
+        let finding = check("quantity", &Value::from("4 Gi"), &(&field).into()).unwrap();
         assert_eq!(finding.hint.as_deref(), Some("write 4Gi"));
-        assert!(check("quantity", &Value::from(2), &field).is_none());
-        assert!(check("quantity", &Value::from("-1"), &field).is_some());
+        assert!(check("quantity", &Value::from(2), &(&field).into()).is_none());
+        assert!(check("quantity", &Value::from("-1"), &(&field).into()).is_some());
     }
 
     #[test]
     fn other_types_are_left_to_the_type_check() {
         let field = FieldPath::of(&["image"]);
-        assert!(check("image-reference", &Value::from(3), &field).is_none());
-        assert!(check("image-reference", &Value::from("a b"), &field).is_some());
+        assert!(check("image-reference", &Value::from(3), &(&field).into()).is_none());
+        assert!(check("image-reference", &Value::from("a b"), &(&field).into()).is_some());
     }
 }

@@ -1,7 +1,7 @@
 //! Name formats: DNS-1123 labels and subdomains and label values, as the API server checks
 //! them, with the nearest valid label offered as a fix.
 
-use crate::finding::{FieldPath, Finding};
+use crate::finding::{FieldPath, Finding, PathRef};
 
 pub const MAX_LABEL: usize = 63;
 pub const MAX_SUBDOMAIN: usize = 253;
@@ -76,16 +76,16 @@ fn label_finding(field: FieldPath, value: &str) -> Finding {
 }
 
 /// The `dns1123-label` format.
-pub fn check_label(text: &str, field: &FieldPath) -> Option<Finding> {
-    (!is_dns_label(text)).then(|| label_finding(field.clone(), text))
+pub fn check_label(text: &str, field: &PathRef<'_>) -> Option<Finding> {
+    (!is_dns_label(text)).then(|| label_finding(field.to_path(), text))
 }
 
 /// The `dns1123-subdomain` format (object names).
-pub fn check_subdomain(text: &str, field: &FieldPath) -> Option<Finding> {
+pub fn check_subdomain(text: &str, field: &PathRef<'_>) -> Option<Finding> {
     (!is_dns_subdomain(text)).then(|| {
         Finding::error(
             "dns-name",
-            field.clone(),
+            field.to_path(),
             "must be a DNS-1123 subdomain: lowercase letters, digits, '-' and '.', at most 253 characters",
         )
         .got_str(text)
@@ -93,11 +93,11 @@ pub fn check_subdomain(text: &str, field: &FieldPath) -> Option<Finding> {
 }
 
 /// The `label-value` format (values that become labels, such as versions).
-pub fn check_label_value(text: &str, field: &FieldPath) -> Option<Finding> {
+pub fn check_label_value(text: &str, field: &PathRef<'_>) -> Option<Finding> {
     (!is_label_value(text)).then(|| {
         Finding::error(
             "label-value",
-            field.clone(),
+            field.to_path(),
             "must be a valid label value (letters, digits, '-', '_', '.', at most 63 characters)",
         )
         .got_str(text)

@@ -6,7 +6,7 @@
 use serde_json::Value;
 
 use super::{Schema, Type};
-use crate::finding::{FieldPath, Finding};
+use crate::finding::{FieldPath, Finding, PathRef};
 use crate::formats;
 use crate::suggest::closest;
 
@@ -24,7 +24,7 @@ pub fn check(
         findings: Vec::new(),
         written,
     };
-    checker.node(schema, value, path);
+    checker.node(schema, value, &PathRef::At(path));
     checker.findings
 }
 
@@ -34,7 +34,7 @@ struct Checker<'w> {
 }
 
 impl Checker<'_> {
-    fn node(&mut self, schema: &Schema, value: &Value, path: &FieldPath) {
+    fn node(&mut self, schema: &Schema, value: &Value, path: &PathRef<'_>) {
         if value.is_null() && schema.nullable {
             return;
         }
@@ -44,7 +44,7 @@ impl Checker<'_> {
                 None => self.push(
                     Finding::error(
                         "field-type",
-                        path.clone(),
+                        path.to_path(),
                         format!("must be {}", describe_branches(&schema.one_of_types)),
                     )
                     .got(value),
@@ -85,7 +85,7 @@ impl Checker<'_> {
                     self.push(
                         Finding::error(
                             "length",
-                            path.clone(),
+                            path.to_path(),
                             format!("must be at most {max} characters (it has {length})"),
                         )
                         .got(value),
@@ -98,14 +98,14 @@ impl Checker<'_> {
                     } else {
                         format!("must be at least {min} characters")
                     };
-                    self.push(Finding::error("length", path.clone(), message).got(value));
+                    self.push(Finding::error("length", path.to_path(), message).got(value));
                 } else if let Some(pattern) = &schema.pattern
                     && !pattern.is_match(text)
                 {
                     self.push(
                         Finding::error(
                             "pattern",
-                            path.clone(),
+                            path.to_path(),
                             format!("must match the pattern {}", pattern.as_str()),
                         )
                         .got(value),
@@ -122,7 +122,7 @@ impl Checker<'_> {
             self.push(
                 Finding::error(
                     "enum",
-                    path.clone(),
+                    path.to_path(),
                     format!("must be one of {}", allowed.join(", ")),
                 )
                 .got(value),
@@ -131,7 +131,7 @@ impl Checker<'_> {
     }
 
     /// Reports a value of the wrong type; true when the type is right.
-    fn type_ok(&mut self, schema: &Schema, value: &Value, path: &FieldPath) -> bool {
+    fn type_ok(&mut self, schema: &Schema, value: &Value, path: &PathRef<'_>) -> bool {
         if schema.int_or_string {
             let numbers_ok = schema
                 .format
@@ -147,7 +147,7 @@ impl Checker<'_> {
                 } else {
                     "must be an integer or a string"
                 };
-                self.push(Finding::error("field-type", path.clone(), message).got(value));
+                self.push(Finding::error("field-type", path.to_path(), message).got(value));
             }
             return ok;
         }
@@ -160,8 +160,9 @@ impl Checker<'_> {
         let finding = match (kind, value) {
             // YAML made a number of what the author meant as text: `1.10` is 1.1.
             (Type::String, Value::Number(number)) => {
-                let as_written = (self.written)(path).unwrap_or_else(|| number.to_string());
-                Finding::error("field-type", path.clone(), "must be a quoted string")
+                let as_written =
+                    (self.written)(&path.to_path()).unwrap_or_else(|| number.to_string());
+                Finding::error("field-type", path.to_path(), "must be a quoted string")
                     .got(number)
                     .hint(format!(
                         "write \"{as_written}\"; unquoted, YAML reads 1.10 as the number 1.1"
@@ -173,7 +174,7 @@ impl Checker<'_> {
             {
                 Finding::error(
                     "field-type",
-                    path.clone(),
+                    path.to_path(),
                     format!("must be {}, not a string", type_name(kind)),
                 )
                 .got(value)
@@ -187,14 +188,14 @@ impl Checker<'_> {
                 };
                 Finding::error(
                     "field-type",
-                    path.clone(),
+                    path.to_path(),
                     format!("{what} must be a mapping"),
                 )
                 .got(value)
             }
             _ => Finding::error(
                 "field-type",
-                path.clone(),
+                path.to_path(),
                 format!("must be {}", type_name(kind)),
             )
             .got(value),
@@ -207,7 +208,7 @@ impl Checker<'_> {
         &mut self,
         schema: &Schema,
         fields: &serde_json::Map<String, Value>,
-        path: &FieldPath,
+        path: &PathRef<'_>,
     ) {
         if schema.additional_properties.is_some() {
             self.count(
@@ -218,26 +219,32 @@ impl Checker<'_> {
                 path,
             );
         }
-        let known: Vec<&str> = schema
-            .properties
-            .iter()
-            .map(|(name, _)| name.as_str())
-            .collect();
         for (name, child) in fields {
             match schema.property(name) {
                 Some(child_schema) => self.node(child_schema, child, &path.key(name)),
                 None if schema.preserve_unknown_fields => {}
-                None => self.push(unknown_field(path.key(name), name, &known)),
+                None => {
+                    let known: Vec<&str> = schema
+                        .properties
+                        .iter()
+                        .map(|(name, _)| name.as_str())
+                        .collect();
+                    self.push(unknown_field(path.to_path().key(name), name, &known));
+                }
             }
         }
         for name in &schema.required {
-            if !fields.contains_key(name) {
-                self.push(Finding::error("required", path.key(name), "is required"));
+            if crate::fields::get(fields, name).is_none() {
+                self.push(Finding::error(
+                    "required",
+                    path.to_path().key(name),
+                    "is required",
+                ));
             }
         }
     }
 
-    fn range(&mut self, schema: &Schema, number: f64, path: &FieldPath, value: &Value) {
+    fn range(&mut self, schema: &Schema, number: f64, path: &PathRef<'_>, value: &Value) {
         let message = match (schema.minimum, schema.maximum) {
             (Some(min), _) if number < min || (schema.exclusive_minimum && number == min) => {
                 let bound = show_number(min);
@@ -257,7 +264,7 @@ impl Checker<'_> {
             }
             _ => return,
         };
-        self.push(Finding::error("range", path.clone(), message).got(value));
+        self.push(Finding::error("range", path.to_path(), message).got(value));
     }
 
     fn count(
@@ -266,7 +273,7 @@ impl Checker<'_> {
         max: Option<u64>,
         count: usize,
         what: &str,
-        path: &FieldPath,
+        path: &PathRef<'_>,
     ) {
         let count = count as u64;
         let message = match (min, max) {
@@ -278,7 +285,7 @@ impl Checker<'_> {
             }
             _ => return,
         };
-        self.push(Finding::error("length", path.clone(), message));
+        self.push(Finding::error("length", path.to_path(), message));
     }
 
     fn push(&mut self, finding: Finding) {
@@ -294,14 +301,13 @@ pub fn apply_defaults(schema: &Schema, value: &mut Value) -> bool {
     match value {
         Value::Object(fields) => {
             for (name, child) in &schema.properties {
-                if !fields.contains_key(name)
-                    && let Some(default) = &child.default
-                {
-                    fields.insert(name.clone(), default.clone());
-                    changed = true;
-                }
-                if let Some(present) = fields.get_mut(name) {
+                if let Some(present) = crate::fields::get_mut(fields, name) {
                     changed |= apply_defaults(child, present);
+                } else if let Some(default) = &child.default {
+                    let mut default = default.clone();
+                    apply_defaults(child, &mut default);
+                    fields.insert(name.clone(), default);
+                    changed = true;
                 }
             }
             if let Some(each) = &schema.additional_properties {

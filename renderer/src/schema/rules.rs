@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::{Rule, Schema};
 use crate::cel::{self, Scope};
-use crate::finding::{FieldPath, Finding, Severity};
+use crate::finding::{FieldPath, Finding, PathRef, Severity};
 
 /// A rule that could not be evaluated (a missing key it did not guard, a type it did not
 /// expect): where it is written and why.
@@ -34,7 +34,7 @@ pub fn run(
         findings: Vec::new(),
         failures: Vec::new(),
     };
-    run.node(schema, value, &FieldPath::root());
+    run.node(schema, value, &PathRef::At(&FieldPath::root()));
     (run.findings, run.failures)
 }
 
@@ -47,7 +47,7 @@ struct Run<'a> {
 }
 
 impl Run<'_> {
-    fn node(&mut self, schema: &Schema, value: &Value, path: &FieldPath) {
+    fn node(&mut self, schema: &Schema, value: &Value, path: &PathRef<'_>) {
         let schema = match schema.branch_for(value) {
             Some(branch) => branch,
             None if !schema.one_of_types.is_empty() => return, // wrong shape: the type check says so
@@ -77,11 +77,11 @@ impl Run<'_> {
         }
     }
 
-    fn rule(&mut self, rule: &Rule, value: &Value, node: &FieldPath) {
+    fn rule(&mut self, rule: &Rule, value: &Value, node: &PathRef<'_>) {
         let inputs = [(cel::SELF, value), (cel::VARIABLES, self.variables)];
         let fail = |message: String| RuleFailure {
             written_at: rule.written_at.clone(),
-            node: node.clone(),
+            node: node.to_path(),
             message,
         };
         match rule.rule.eval_bool(self.scope, &inputs) {
@@ -104,7 +104,7 @@ impl Run<'_> {
             (None, Some(message)) => message.clone(),
             (None, None) => failed_rule(rule),
         };
-        let field = node.join(&rule.field_path);
+        let field = node.to_path().join(&rule.field_path);
         let mut finding = match rule.severity {
             Severity::Error => Finding::error(rule.id.clone(), field.clone(), message),
             Severity::Warning => Finding::warning(rule.id.clone(), field.clone(), message),
