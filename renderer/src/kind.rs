@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::cel::{self, Expression, Scope};
 use crate::finding::{FieldPath, Finding, Segment};
-use crate::schema::check::{WrittenScalar, apply_defaults, check, unknown_field};
+use crate::schema::check::{WrittenScalar, apply_defaults, check, lacks_defaults, unknown_field};
 use crate::schema::cost;
 use crate::schema::rules::{self, RuleFailure};
 use crate::schema::{Schema, SchemaError};
@@ -93,7 +93,9 @@ pub type ChartFailure = DefinitionError;
 #[derive(Debug, Default)]
 pub struct Judgement {
     pub findings: Vec<Finding>,
-    /// The object with every default applied; `None` when it is not a mapping.
+    /// The object with the defaults that applied; `None` when none applied (the object as
+    /// written is the defaulted one, as it is after the webhook's /mutate) or it is not a
+    /// mapping.
     pub defaulted: Option<Value>,
     /// `variables.NAME` for templates, as a JSON mapping.
     pub variables: Value,
@@ -257,10 +259,11 @@ impl KindDefinition {
         let schema_broken = findings.iter().any(Finding::is_error);
         let mut failures = Vec::new();
         let defaulted = self.with_defaults(written, &mut failures);
-        let variables = self.evaluate_variables(&defaulted, &mut failures);
+        let object = defaulted.as_ref().unwrap_or(written);
+        let variables = self.evaluate_variables(object, &mut failures);
         if let Some(schema) = &self.schema {
             let (rule_findings, rule_failures) =
-                rules::run(schema, &defaulted, written, &self.values, &variables);
+                rules::run(schema, object, written, &self.values, &variables);
             // A field that broke the schema reads wrongly to the rules; its schema finding is
             // the one worth showing for it.
             let broken: Vec<FieldPath> = findings.iter().map(|f| f.field.clone()).collect();
@@ -285,7 +288,7 @@ impl KindDefinition {
             judgement.failures = failures;
         }
         judgement.findings = findings;
-        judgement.defaulted = Some(defaulted);
+        judgement.defaulted = defaulted;
         judgement.variables = variables;
         judgement
     }
@@ -350,31 +353,52 @@ impl KindDefinition {
     /// Fields that are present, even with a wrong type, are left alone.
     pub fn defaults_of(&self, written: &Value) -> Value {
         self.with_defaults(written, &mut Vec::new())
+            .unwrap_or_else(|| written.clone())
     }
 
-    fn with_defaults(&self, written: &Value, failures: &mut Vec<ChartFailure>) -> Value {
-        let mut object = written.clone();
-        if let Some(schema) = &self.schema {
+    /// `written` with the defaults that apply, or `None` when none does: the copy is made at
+    /// the first default that applies, so an object that has them all is never copied.
+    fn with_defaults(&self, written: &Value, failures: &mut Vec<ChartFailure>) -> Option<Value> {
+        let mut copy: Option<Value> = None;
+        if let Some(schema) = &self.schema
+            && let Some(fields) = written.as_object()
+        {
             for (name, child) in &schema.properties {
-                if let Some(value) = object
+                let Some(value) = crate::fields::get(fields, name) else {
+                    continue;
+                };
+                if !lacks_defaults(child, value) {
+                    debug_assert!(
+                        !apply_defaults(child, &mut value.clone()),
+                        "lacks_defaults missed a default below {name}"
+                    );
+                    continue;
+                }
+                let copy = copy.get_or_insert_with(|| written.clone());
+                if let Some(value) = copy
                     .as_object_mut()
-                    .and_then(|o| crate::fields::get_mut(o, name))
+                    .and_then(|fields| crate::fields::get_mut(fields, name))
                 {
                     apply_defaults(child, value);
                 }
             }
         }
         for default in &self.defaults {
-            if default.field.lookup(&object).is_some() {
+            let object = copy.as_ref().unwrap_or(written);
+            if default.field.lookup(object).is_some() {
                 continue;
             }
             match default
                 .expression
-                .eval_json(&self.values, &[(cel::SELF, &object)])
+                .eval_json(&self.values, &[(cel::SELF, object)])
             {
                 Ok(value) => match value {
                     Some(Value::Null) => {}
-                    Some(json) => set_path(&mut object, &default.field, json),
+                    Some(json) => set_path(
+                        copy.get_or_insert_with(|| written.clone()),
+                        &default.field,
+                        json,
+                    ),
                     None => failures.push(DefinitionError {
                         file: "defaults.yaml",
                         at: default.written_at.clone(),
@@ -388,7 +412,7 @@ impl KindDefinition {
                 }),
             }
         }
-        object
+        copy
     }
 
     fn evaluate_variables(&self, object: &Value, failures: &mut Vec<ChartFailure>) -> Value {

@@ -208,6 +208,17 @@ impl Kiln {
     /// Judges one document against its chart. Used per document by `run` and per request by
     /// the webhook.
     pub fn check(&self, document: &Document) -> Checked {
+        self.judge(document, true)
+    }
+
+    /// The findings of [`check`](Self::check) alone, without the copies rendering needs (the
+    /// defaulted object when no default applied): what the webhook's /validate asks.
+    pub fn findings(&self, document: &Document) -> Vec<Finding> {
+        self.judge(document, false).findings
+    }
+
+    /// `check`; with `for_rendering` off, `defaulted` is left out where it would be a copy.
+    fn judge(&self, document: &Document, for_rendering: bool) -> Checked {
         let object = object_ref(&document.value);
         let mut checked = Checked {
             object: object.clone(),
@@ -237,7 +248,13 @@ impl Kiln {
                         Finding::error("chart-definition", FieldPath::root(), error.to_string())
                     }));
                 checked.chart = Some(index);
-                checked.defaulted = judgement.defaulted;
+                checked.defaulted = match judgement.defaulted {
+                    Some(defaulted) => Some(defaulted),
+                    None if for_rendering && document.value.is_object() => {
+                        Some(document.value.clone())
+                    }
+                    None => None,
+                };
                 checked.variables = judgement.variables;
             }
         }

@@ -124,9 +124,9 @@ fn validate(
         request.namespace.as_deref().unwrap_or(""),
         request.name
     );
-    let checked = kiln.check(&Document::from_value(&name, value));
+    let findings = kiln.findings(&Document::from_value(&name, value));
     let (errors, warnings): (Vec<&Finding>, Vec<&Finding>) =
-        checked.findings.iter().partition(|f| f.is_error());
+        findings.iter().partition(|f| f.is_error());
     if !warnings.is_empty() {
         response.warnings = Some(
             warnings
@@ -220,9 +220,8 @@ fn keep_valid_defaults(kiln: &Kiln, patch: Patch, defaulted: &serde_json::Value)
     if patch.0.is_empty() {
         return patch;
     }
-    let checked = kiln.check(&Document::from_value("mutate", defaulted.clone()));
-    let broken: Vec<String> = checked
-        .findings
+    let findings = kiln.findings(&Document::from_value("mutate", defaulted.clone()));
+    let broken: Vec<String> = findings
         .iter()
         .filter(|f| f.is_error())
         .map(|f| pointer(&f.field))

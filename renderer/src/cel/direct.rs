@@ -300,9 +300,11 @@ fn plain_quantity(text: &str) -> Option<Quantity> {
     const SUFFIXES: [&str; 12] = [
         "Ki", "Mi", "Gi", "Ti", "Pi", "m", "k", "M", "G", "T", "P", "",
     ];
-    let number = SUFFIXES
-        .iter()
-        .find_map(|suffix| text.strip_suffix(suffix))?;
+    // The suffix is the letters at the end: the number before it has none.
+    let number = text.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    if !SUFFIXES.contains(&&text[number.len()..]) {
+        return None;
+    }
     let (whole, fraction) = number.split_once('.').unwrap_or((number, "0"));
     let digits = |part: &str, most: usize| {
         !part.is_empty() && part.len() <= most && part.bytes().all(|b| b.is_ascii_digit())
@@ -702,6 +704,18 @@ mod tests {
 
     /// Of the built-in charts' expressions, only those with comprehensions lack a direct
     /// form: what a spec pays for on every evaluation is all direct.
+    #[test]
+    fn plain_quantities_are_digits_and_a_common_suffix() {
+        for plain in ["4Gi", "500m", "2", "1.5", "0.125k", "12Pi", "7M"] {
+            assert!(super::plain_quantity(plain).is_some(), "{plain}");
+        }
+        for other in [
+            "4GiB", "5mi", "1e3", "Gi", ".5", "1.2345", "2 Gi", "-1", "4Ei", "1u",
+        ] {
+            assert!(super::plain_quantity(other).is_none(), "{other}");
+        }
+    }
+
     #[test]
     fn builtin_expressions_have_a_direct_form_unless_they_iterate() {
         let variables = [SELF, VALUES, VARIABLES];

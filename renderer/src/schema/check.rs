@@ -328,6 +328,31 @@ pub fn apply_defaults(schema: &Schema, value: &mut Value) -> bool {
     changed
 }
 
+/// True when [`apply_defaults`] would change `value`: some field it lacks has a default.
+pub fn lacks_defaults(schema: &Schema, value: &Value) -> bool {
+    let schema = schema.branch_for(value).unwrap_or(schema);
+    match value {
+        Value::Object(fields) => {
+            schema
+                .properties
+                .iter()
+                .any(|(name, child)| match crate::fields::get(fields, name) {
+                    Some(present) => lacks_defaults(child, present),
+                    None => child.default.is_some(),
+                })
+                || schema
+                    .additional_properties
+                    .as_deref()
+                    .is_some_and(|each| fields.values().any(|child| lacks_defaults(each, child)))
+        }
+        Value::Array(items) => schema
+            .items
+            .as_deref()
+            .is_some_and(|each| items.iter().any(|item| lacks_defaults(each, item))),
+        _ => false,
+    }
+}
+
 /// `unknown field`, with the closest known name or, failing that, the list of known ones.
 pub fn unknown_field(field: FieldPath, name: &str, known: &[&str]) -> Finding {
     let finding = Finding::error("unknown-field", field, "unknown field");
