@@ -72,6 +72,10 @@ pub struct KindDefinition {
     pub schema: Option<Schema>,
     pub defaults: Vec<DerivedDefault>,
     pub variables: Vec<Variable>,
+    /// Per variable: whether a rule reads it, directly or through another variable. Only
+    /// those are evaluated when an object is judged but not rendered (the webhook's
+    /// /validate); the others feed templates only, and rendering evaluates them.
+    rules_read: Vec<bool>,
     /// The field whose value names an instance (its folder in the output, its objects).
     pub instance_field: FieldPath,
     /// The chart's values bound as `values`, once: every evaluation opens a child of it.
@@ -229,6 +233,7 @@ impl KindDefinition {
                 })?,
         };
         Ok(KindDefinition {
+            rules_read: variables_rules_read(schema.as_ref(), &variables),
             schema,
             defaults,
             variables,
@@ -237,8 +242,15 @@ impl KindDefinition {
         })
     }
 
-    /// Checks an object, applies its defaults and runs its rules.
-    pub fn judge(&self, written: &Value, scalar: WrittenScalar<'_>) -> Judgement {
+    /// Checks an object, applies its defaults and runs its rules. `for_rendering` evaluates
+    /// every variable; without it, only those the rules read (`Judgement::variables` then
+    /// holds only those).
+    pub fn judge(
+        &self,
+        written: &Value,
+        scalar: WrittenScalar<'_>,
+        for_rendering: bool,
+    ) -> Judgement {
         let mut judgement = Judgement {
             variables: Value::Object(Default::default()),
             ..Judgement::default()
@@ -260,7 +272,7 @@ impl KindDefinition {
         let mut failures = Vec::new();
         let defaulted = self.with_defaults(written, &mut failures);
         let object = defaulted.as_ref().unwrap_or(written);
-        let variables = self.evaluate_variables(object, &mut failures);
+        let variables = self.evaluate_variables(object, for_rendering, &mut failures);
         if let Some(schema) = &self.schema {
             let (rule_findings, rule_failures) =
                 rules::run(schema, object, written, &self.values, &variables);
@@ -415,9 +427,17 @@ impl KindDefinition {
         copy
     }
 
-    fn evaluate_variables(&self, object: &Value, failures: &mut Vec<ChartFailure>) -> Value {
+    fn evaluate_variables(
+        &self,
+        object: &Value,
+        all: bool,
+        failures: &mut Vec<ChartFailure>,
+    ) -> Value {
         let mut results = Value::Object(serde_json::Map::new());
-        for variable in &self.variables {
+        for (variable, read) in self.variables.iter().zip(&self.rules_read) {
+            if !all && !read {
+                continue;
+            }
             let inputs = [(cel::SELF, object), (cel::VARIABLES, &results)];
             let value = match variable.expression.eval_json(&self.values, &inputs) {
                 Ok(value) => value.unwrap_or(Value::Null),
@@ -436,6 +456,36 @@ impl KindDefinition {
         }
         results
     }
+}
+
+/// Which variables the rules and their messages read, directly or through variables that
+/// read them. An expression that reads `variables` whole reads them all.
+fn variables_rules_read(schema: Option<&Schema>, variables: &[Variable]) -> Vec<bool> {
+    fn mark(expression: &Expression, variables: &[Variable], read: &mut [bool]) {
+        match expression.fields_read(cel::VARIABLES) {
+            None => read.fill(true),
+            Some(names) => {
+                for name in names {
+                    if let Some(index) = variables.iter().position(|v| v.name == name) {
+                        read[index] = true;
+                    }
+                }
+            }
+        }
+    }
+    let mut read = vec![false; variables.len()];
+    for rule in schema.map(Schema::all_rules).unwrap_or_default() {
+        for expression in std::iter::once(&rule.rule).chain(&rule.message_expression) {
+            mark(expression, variables, &mut read);
+        }
+    }
+    // A variable reads those before it: going back, each one read marks what it reads.
+    for index in (0..variables.len()).rev() {
+        if read[index] {
+            mark(&variables[index].expression, variables, &mut read);
+        }
+    }
+    read
 }
 
 /// Sets `path` in `object`, creating the mappings on the way; a non-mapping in the way wins.
@@ -554,4 +604,57 @@ fn compile(
         });
     }
     Ok(expression)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::KindDefinition;
+    use crate::FieldPath;
+
+    fn definition(rules: serde_json::Value) -> KindDefinition {
+        let schema = json!({"type": "object", "description": "d", "properties": {"spec": {
+            "type": "object",
+            "description": "d",
+            "properties": {"n": {"type": "integer", "description": "d"}},
+            "x-kubernetes-validations": rules,
+        }}});
+        let variables = json!([
+            {"name": "a", "expression": "self.spec.n"},
+            {"name": "b", "expression": "variables.a + 1"},
+            {"name": "c", "expression": "variables.b * 2"},
+            {"name": "d", "expression": "'only for templates'"},
+        ]);
+        KindDefinition::compile(Some(&schema), None, Some(&variables), None, &json!({}))
+            .expect("the definition compiles")
+    }
+
+    fn judged(definition: &KindDefinition, for_rendering: bool) -> serde_json::Value {
+        let object = json!({"apiVersion": "x/v1", "kind": "X", "spec": {"n": 1}});
+        let judgement = definition.judge(&object, &|_: &FieldPath| None, for_rendering);
+        assert!(judgement.failures.is_empty(), "{:?}", judgement.failures);
+        judgement.variables
+    }
+
+    #[test]
+    fn an_object_judged_but_not_rendered_gets_only_the_variables_its_rules_read() {
+        let definition = definition(json!([{"rule": "variables.b > 0", "message": "m"}]));
+        assert_eq!(definition.rules_read, [true, true, false, false]);
+        assert_eq!(judged(&definition, false), json!({"a": 1, "b": 2}));
+        assert_eq!(
+            judged(&definition, true),
+            json!({"a": 1, "b": 2, "c": 4, "d": "only for templates"})
+        );
+    }
+
+    #[test]
+    fn messages_and_whole_reads_count_as_reads() {
+        let message = json!([{"rule": "self.n > 0", "messageExpression": "string(variables.c)"}]);
+        assert_eq!(definition(message).rules_read, [true, true, true, false]);
+        let whole = json!([{"rule": "size(variables) > 0", "message": "m"}]);
+        assert_eq!(definition(whole).rules_read, [true; 4]);
+        let none = json!([{"rule": "self.n > 0", "message": "m"}]);
+        assert_eq!(definition(none).rules_read, [false; 4]);
+    }
 }

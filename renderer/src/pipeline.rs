@@ -211,13 +211,15 @@ impl Kiln {
         self.judge(document, true)
     }
 
-    /// The findings of [`check`](Self::check) alone, without the copies rendering needs (the
-    /// defaulted object when no default applied): what the webhook's /validate asks.
+    /// The findings of [`check`](Self::check) alone, without what only rendering needs (the
+    /// defaulted object when no default applied, the variables no rule reads): what the
+    /// webhook asks. A variable that only templates read, and that fails on an object, is
+    /// then reported by rendering (`kiln render`, `kiln validate`), as a failing template is.
     pub fn findings(&self, document: &Document) -> Vec<Finding> {
         self.judge(document, false).findings
     }
 
-    /// `check`; with `for_rendering` off, `defaulted` is left out where it would be a copy.
+    /// `check`; with `for_rendering` off, `findings` (see there).
     fn judge(&self, document: &Document, for_rendering: bool) -> Checked {
         let object = object_ref(&document.value);
         let mut checked = Checked {
@@ -235,11 +237,11 @@ impl Kiln {
                 checked
                     .findings
                     .extend(self.system_namespace(engine, &document.value));
-                let judgement = engine
-                    .definition()
-                    .judge(&document.value, &|field: &FieldPath| {
-                        document.written_scalar(field)
-                    });
+                let judgement = engine.definition().judge(
+                    &document.value,
+                    &|field: &FieldPath| document.written_scalar(field),
+                    for_rendering,
+                );
                 checked.findings.extend(judgement.findings);
                 checked
                     .findings

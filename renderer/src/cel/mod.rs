@@ -163,6 +163,19 @@ impl Expression {
         })
     }
 
+    /// The fields of `variable` the expression reads (`autoscaling` of
+    /// `variables.autoscaling.minReplicas`, or of `has(variables.autoscaling)`), or `None` when
+    /// it reads the variable whole (`variables[name]`, `size(variables)`): any field.
+    pub fn fields_read(&self, variable: &str) -> Option<Vec<&str>> {
+        if self.fast.whole.iter().any(|whole| whole == variable) {
+            return None;
+        }
+        let chains = self.fast.chains.iter().filter(|c| c.variable == variable);
+        chains
+            .map(|chain| chain.fields.first().map(String::as_str))
+            .collect()
+    }
+
     /// The parsed expression, for analyses over its syntax (cost bounds).
     pub fn ast(&self) -> &kube_cel::cel::IdedExpr {
         &self.original

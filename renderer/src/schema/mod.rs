@@ -344,6 +344,25 @@ impl Schema {
     }
 
     /// The child schema for `key` of an object node.
+    /// Every rule of this node and of the nodes below it.
+    pub fn all_rules(&self) -> Vec<&Rule> {
+        let mut rules = Vec::new();
+        self.collect_rules(&mut rules);
+        rules
+    }
+
+    fn collect_rules<'s>(&'s self, into: &mut Vec<&'s Rule>) {
+        into.extend(&self.rules);
+        let children = self.properties.iter().map(|(_, child)| child);
+        for child in children
+            .chain(self.items.as_deref())
+            .chain(self.additional_properties.as_deref())
+            .chain(&self.one_of_types)
+        {
+            child.collect_rules(into);
+        }
+    }
+
     pub fn property(&self, key: &str) -> Option<&Schema> {
         self.properties
             .iter()
