@@ -587,7 +587,7 @@ fn compile(
     entry: &serde_json::Map<String, Value>,
     file: &'static str,
     at: &FieldPath,
-    allowed: &[&str],
+    allowed: &[&'static str],
     schema: Option<&Schema>,
 ) -> Result<Expression, DefinitionError> {
     let source = entry_text(entry, "expression", file, at)?;

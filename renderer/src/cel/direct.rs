@@ -38,11 +38,12 @@ enum Node {
     Bool(bool),
     Int(i64),
     Str(String),
-    /// `self`, `values` or `variables`.
-    Variable(String),
+    /// `self`, `values` or `variables`: the name as the caller's list of variables holds it,
+    /// which is the constant evaluations bind, so looking it up compares pointers first.
+    Variable(&'static str),
     /// `self.spec.image`: a variable and the fields selected from it, read in one walk
     /// (most of what rules read is such a chain).
-    Path(String, Vec<String>),
+    Path(&'static str, Vec<String>),
     Select(Box<Node>, String),
     Has(Box<Node>, String),
     Not(Box<Node>),
@@ -111,7 +112,7 @@ pub trait Variables<'v> {
 impl Direct {
     /// The direct form of `tree`, whose variables are `variables`; `None` when it uses
     /// anything outside the part of CEL evaluated here.
-    pub fn compile(tree: &IdedExpr, variables: &[&str]) -> Option<Direct> {
+    pub fn compile(tree: &IdedExpr, variables: &[&'static str]) -> Option<Direct> {
         Some(Direct {
             root: node(tree, variables)?,
         })
@@ -123,11 +124,11 @@ impl Direct {
     }
 }
 
-fn boxed(tree: &IdedExpr, variables: &[&str]) -> Option<Box<Node>> {
+fn boxed(tree: &IdedExpr, variables: &[&'static str]) -> Option<Box<Node>> {
     node(tree, variables).map(Box::new)
 }
 
-fn node(tree: &IdedExpr, variables: &[&str]) -> Option<Node> {
+fn node(tree: &IdedExpr, variables: &[&'static str]) -> Option<Node> {
     Some(match &tree.expr {
         Expr::Literal(literal) => match literal {
             LiteralValue::Null => Node::Null,
@@ -136,7 +137,7 @@ fn node(tree: &IdedExpr, variables: &[&str]) -> Option<Node> {
             LiteralValue::String(text) => Node::Str(text.inner().to_owned()),
             _ => return None,
         },
-        Expr::Ident(name) if variables.contains(&name.as_str()) => Node::Variable(name.clone()),
+        Expr::Ident(name) => Node::Variable(variables.iter().find(|known| *known == name)?),
         Expr::Select(select) => {
             let operand = node(&select.operand, variables)?;
             let field = select.field.clone();
@@ -245,7 +246,7 @@ fn node(tree: &IdedExpr, variables: &[&str]) -> Option<Node> {
 
 /// A literal pattern is compiled once per expression; one that does not compile is left to
 /// the interpreter, for its message.
-fn pattern(tree: &IdedExpr, variables: &[&str]) -> Option<PatternArg> {
+fn pattern(tree: &IdedExpr, variables: &[&'static str]) -> Option<PatternArg> {
     if let Expr::Literal(LiteralValue::String(source)) = &tree.expr {
         return Some(PatternArg::Literal(
             source.inner().to_owned(),

@@ -126,7 +126,7 @@ pub struct CompileError(pub String);
 
 impl Expression {
     /// Parses `source` and checks that it reads only the variables in `allowed`.
-    pub fn compile(source: &str, allowed: &[&str]) -> Result<Expression, CompileError> {
+    pub fn compile(source: &str, allowed: &[&'static str]) -> Result<Expression, CompileError> {
         let original = parse(source)?;
         let references = original.references();
         let fast = chains::extract(&original, allowed);
@@ -359,15 +359,21 @@ impl Scope<'_> {
     fn json<'v>(&'v self, name: &str, inputs: &'v Inputs<'v>) -> Option<&'v serde_json::Value> {
         inputs
             .iter()
-            .find(|(input, _)| *input == name)
+            .find(|(input, _)| same_name(input, name))
             .map(|(_, value)| *value)
             .or_else(|| {
                 self.json
                     .iter()
-                    .find(|(bound, _)| *bound == name)
+                    .find(|(bound, _)| same_name(bound, name))
                     .map(|(_, value)| value)
             })
     }
+}
+
+/// Names are the constants `SELF`, `VALUES`, `VARIABLES` on both sides, mostly: the same
+/// pointer, found without comparing bytes.
+fn same_name(a: &str, b: &str) -> bool {
+    std::ptr::eq(a, b) || a == b
 }
 
 /// Names sorted and each once, for messages.
