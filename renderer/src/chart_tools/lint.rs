@@ -76,14 +76,7 @@ pub fn lint(dir: &Path, values: &[PathBuf]) -> Result<Vec<String>, ChartError> {
 fn count(schema: &Schema) -> (usize, usize) {
     let mut fields = schema.properties.len();
     let mut rules = schema.rules.len();
-    let children = schema
-        .properties
-        .iter()
-        .map(|(_, child)| child)
-        .chain(schema.items.as_deref())
-        .chain(schema.additional_properties.as_deref())
-        .chain(&schema.one_of_types);
-    for child in children {
+    for child in schema.children() {
         let (f, r) = count(child);
         fields += f;
         rules += r;

@@ -160,9 +160,9 @@ impl Checker<'_> {
         let finding = match (kind, value) {
             // YAML made a number of what the author meant as text: `1.10` is 1.1.
             (Type::String, Value::Number(number)) => {
-                let as_written =
-                    (self.written)(&path.to_path()).unwrap_or_else(|| number.to_string());
-                Finding::error("field-type", path.to_path(), "must be a quoted string")
+                let field = path.to_path();
+                let as_written = (self.written)(&field).unwrap_or_else(|| number.to_string());
+                Finding::error("field-type", field, "must be a quoted string")
                     .got(number)
                     .hint(format!(
                         "write \"{as_written}\"; unquoted, YAML reads 1.10 as the number 1.1"
@@ -229,7 +229,7 @@ impl Checker<'_> {
                         .iter()
                         .map(|(name, _)| name.as_str())
                         .collect();
-                    self.push(unknown_field(path.to_path().key(name), name, &known));
+                    self.push(unknown_field(path.key(name).to_path(), name, &known));
                 }
             }
         }
@@ -237,7 +237,7 @@ impl Checker<'_> {
             if crate::fields::get(fields, name).is_none() {
                 self.push(Finding::error(
                     "required",
-                    path.to_path().key(name),
+                    path.key(name).to_path(),
                     "is required",
                 ));
             }

@@ -343,7 +343,6 @@ impl Schema {
         Ok(())
     }
 
-    /// The child schema for `key` of an object node.
     /// Every rule of this node and of the nodes below it.
     pub fn all_rules(&self) -> Vec<&Rule> {
         let mut rules = Vec::new();
@@ -353,16 +352,23 @@ impl Schema {
 
     fn collect_rules<'s>(&'s self, into: &mut Vec<&'s Rule>) {
         into.extend(&self.rules);
-        let children = self.properties.iter().map(|(_, child)| child);
-        for child in children
-            .chain(self.items.as_deref())
-            .chain(self.additional_properties.as_deref())
-            .chain(&self.one_of_types)
-        {
+        for child in self.children() {
             child.collect_rules(into);
         }
     }
 
+    /// The nodes one step below: properties, items, additional properties and typed `anyOf`
+    /// branches.
+    pub fn children(&self) -> impl Iterator<Item = &Schema> {
+        self.properties
+            .iter()
+            .map(|(_, child)| child)
+            .chain(self.items.as_deref())
+            .chain(self.additional_properties.as_deref())
+            .chain(&self.one_of_types)
+    }
+
+    /// The child schema for `key` of an object node.
     pub fn property(&self, key: &str) -> Option<&Schema> {
         self.properties
             .iter()
