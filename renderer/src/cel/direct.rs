@@ -257,13 +257,21 @@ fn pattern(tree: &IdedExpr, variables: &[&'static str]) -> Option<PatternArg> {
 }
 
 impl PatternArg {
-    fn regex<'v>(&'v self, variables: &impl Variables<'v>) -> Option<Arc<Pattern>> {
+    /// `using` applied to the pattern. A literal's compiled pattern is borrowed: cloning its
+    /// `Arc` on every match would write to a cache line that every worker thread reads.
+    fn with_regex<'v, T>(
+        &'v self,
+        variables: &impl Variables<'v>,
+        using: impl FnOnce(&Pattern) -> T,
+    ) -> Option<T> {
         match self {
             PatternArg::Literal(source, regex) => regex
                 .get_or_init(|| super::pattern("matches", source).ok())
-                .clone(),
+                .as_deref()
+                .map(using),
             PatternArg::Computed(source) => {
-                super::pattern("matches", &string(eval(source, variables)?)?).ok()
+                let regex = super::pattern("matches", &string(eval(source, variables)?)?).ok()?;
+                Some(using(&regex))
             }
         }
     }
@@ -454,12 +462,12 @@ fn eval<'v>(node: &'v Node, variables: &impl Variables<'v>) -> Option<Val<'v>> {
         Node::Bytes(operand) => Val::Bytes(string(value(operand)?)?),
         Node::Matches(operand, pattern) => {
             let text = string(value(operand)?)?;
-            Val::Bool(pattern.regex(variables)?.is_match(&text))
+            Val::Bool(pattern.with_regex(variables, |regex| regex.is_match(&text))?)
         }
         // The first match, or the empty string, as kiln's `find` gives it.
         Node::Find(operand, pattern) => {
             let text = string(value(operand)?)?;
-            let found = pattern.regex(variables)?.find(&text);
+            let found = pattern.with_regex(variables, |regex| regex.find(&text))?;
             let found = found.unwrap_or(0..0);
             Val::Str(match text {
                 Cow::Borrowed(text) => Cow::Borrowed(&text[found]),
