@@ -37,19 +37,29 @@ enum Node {
     Null,
     Bool(bool),
     Int(i64),
-    Str(String),
+    Str(Box<str>),
     /// `self`, `values` or `variables`: the name as the caller's list of variables holds it,
     /// which is the constant evaluations bind, so looking it up compares pointers first.
     Variable(&'static str),
     /// `self.spec.image`: a variable and the fields selected from it, read in one walk
     /// (most of what rules read is such a chain).
     Path(&'static str, Vec<String>),
-    Select(Box<Node>, String),
-    Has(Box<Node>, String),
+    Select(Box<Node>, Box<str>),
+    Has(Box<Node>, Box<str>),
+    /// `has(self.spec.x)`, or with `negated` `!has(self.spec.x)`: the chain read in one walk
+    /// and the last field looked for, one step instead of three (rules are mostly guards of
+    /// this form).
+    HasPath {
+        variable: &'static str,
+        fields: Vec<String>,
+        negated: bool,
+    },
     Not(Box<Node>),
     Negate(Box<Node>),
-    And(Box<Node>, Box<Node>),
-    Or(Box<Node>, Box<Node>),
+    /// `a && b && c`, however nested: the operands in order, side by side.
+    All(Vec<Node>),
+    /// `a || b || c`, however nested.
+    Any(Vec<Node>),
     Conditional(Box<[Node; 3]>),
     Equals(Box<Node>, Box<Node>, bool),
     Compare(Box<Node>, Box<Node>, fn(Ordering) -> bool),
@@ -66,8 +76,8 @@ enum Node {
     ToInt(Box<Node>),
     Bytes(Box<Node>),
     /// `matches` and `find`, with the pattern compiled now when it is a literal.
-    Matches(Box<Node>, PatternArg),
-    Find(Box<Node>, PatternArg),
+    Matches(Box<Node>, Box<PatternArg>),
+    Find(Box<Node>, Box<PatternArg>),
     Trim(Box<Node>),
     StartsWith(Box<Node>, Box<Node>),
     EndsWith(Box<Node>, Box<Node>),
@@ -82,7 +92,7 @@ enum Node {
 enum PatternArg {
     /// A literal, compiled when first used (a chart's rules for fields a spec never has
     /// would otherwise cost every run a compilation); `None` when it does not compile.
-    Literal(String, OnceLock<Option<Arc<Pattern>>>),
+    Literal(Box<str>, OnceLock<Option<Arc<Pattern>>>),
     Computed(Box<Node>),
 }
 
@@ -134,21 +144,29 @@ fn node(tree: &IdedExpr, variables: &[&'static str]) -> Option<Node> {
             LiteralValue::Null => Node::Null,
             LiteralValue::Boolean(flag) => Node::Bool(*flag.inner()),
             LiteralValue::Int(int) => Node::Int(*int.inner()),
-            LiteralValue::String(text) => Node::Str(text.inner().to_owned()),
+            LiteralValue::String(text) => Node::Str(text.inner().into()),
             _ => return None,
         },
         Expr::Ident(name) => Node::Variable(variables.iter().find(|known| *known == name)?),
         Expr::Select(select) => {
             let operand = node(&select.operand, variables)?;
-            let field = select.field.clone();
+            let field = select.field.as_str();
+            let chain = |variable, fields| match select.test {
+                true => Node::HasPath {
+                    variable,
+                    fields,
+                    negated: false,
+                },
+                false => Node::Path(variable, fields),
+            };
             match operand {
-                operand if select.test => Node::Has(Box::new(operand), field),
-                Node::Variable(name) => Node::Path(name, vec![field]),
-                Node::Path(name, mut fields) => {
-                    fields.push(field);
-                    Node::Path(name, fields)
+                Node::Variable(variable) => chain(variable, vec![field.to_owned()]),
+                Node::Path(variable, mut fields) => {
+                    fields.push(field.to_owned());
+                    chain(variable, fields)
                 }
-                operand => Node::Select(Box::new(operand), field),
+                operand if select.test => Node::Has(Box::new(operand), field.into()),
+                operand => Node::Select(Box::new(operand), field.into()),
             }
         }
         Expr::Map(map) => {
@@ -178,10 +196,37 @@ fn node(tree: &IdedExpr, variables: &[&'static str]) -> Option<Node> {
             let args = &call.args;
             let arg = |index: usize| boxed(args.get(index)?, variables);
             match (call.target.as_deref(), call.func_name.as_str(), args.len()) {
-                (None, operators::LOGICAL_NOT, 1) => Node::Not(arg(0)?),
+                (None, operators::LOGICAL_NOT, 1) => match node(&args[0], variables)? {
+                    Node::HasPath {
+                        variable,
+                        fields,
+                        negated,
+                    } => Node::HasPath {
+                        variable,
+                        fields,
+                        negated: !negated,
+                    },
+                    operand => Node::Not(Box::new(operand)),
+                },
                 (None, operators::NEGATE, 1) => Node::Negate(arg(0)?),
-                (None, operators::LOGICAL_AND, 2) => Node::And(arg(0)?, arg(1)?),
-                (None, operators::LOGICAL_OR, 2) => Node::Or(arg(0)?, arg(1)?),
+                (None, operators::LOGICAL_AND, 2) => Node::All(operands(
+                    &args[0],
+                    &args[1],
+                    variables,
+                    |node| match node {
+                        Node::All(nodes) => Ok(nodes),
+                        other => Err(other),
+                    },
+                )?),
+                (None, operators::LOGICAL_OR, 2) => Node::Any(operands(
+                    &args[0],
+                    &args[1],
+                    variables,
+                    |node| match node {
+                        Node::Any(nodes) => Ok(nodes),
+                        other => Err(other),
+                    },
+                )?),
                 (None, operators::CONDITIONAL, 3) => Node::Conditional(Box::new([
                     node(&args[0], variables)?,
                     node(&args[1], variables)?,
@@ -224,8 +269,8 @@ fn node(tree: &IdedExpr, variables: &[&'static str]) -> Option<Node> {
                 (Some(target), method, 1) => {
                     let target = boxed(target, variables)?;
                     match method {
-                        "matches" => Node::Matches(target, pattern(&args[0], variables)?),
-                        "find" => Node::Find(target, pattern(&args[0], variables)?),
+                        "matches" => Node::Matches(target, Box::new(pattern(&args[0], variables)?)),
+                        "find" => Node::Find(target, Box::new(pattern(&args[0], variables)?)),
                         "startsWith" => Node::StartsWith(target, arg(0)?),
                         "endsWith" => Node::EndsWith(target, arg(0)?),
                         "contains" => Node::Contains(target, arg(0)?),
@@ -244,14 +289,29 @@ fn node(tree: &IdedExpr, variables: &[&'static str]) -> Option<Node> {
     })
 }
 
+/// The operands of `left OP right` for an associative `OP`, with those that are themselves
+/// `OP` (which `same` takes apart) spliced in: the order of evaluation is the written one.
+fn operands(
+    left: &IdedExpr,
+    right: &IdedExpr,
+    variables: &[&'static str],
+    same: impl Fn(Node) -> Result<Vec<Node>, Node>,
+) -> Option<Vec<Node>> {
+    let mut all = Vec::new();
+    for side in [left, right] {
+        match same(node(side, variables)?) {
+            Ok(nodes) => all.extend(nodes),
+            Err(node) => all.push(node),
+        }
+    }
+    Some(all)
+}
+
 /// A literal pattern is compiled once per expression; one that does not compile is left to
 /// the interpreter, for its message.
 fn pattern(tree: &IdedExpr, variables: &[&'static str]) -> Option<PatternArg> {
     if let Expr::Literal(LiteralValue::String(source)) = &tree.expr {
-        return Some(PatternArg::Literal(
-            source.inner().to_owned(),
-            OnceLock::new(),
-        ));
+        return Some(PatternArg::Literal(source.inner().into(), OnceLock::new()));
     }
     Some(PatternArg::Computed(boxed(tree, variables)?))
 }
@@ -306,22 +366,29 @@ fn boolean(value: Option<Val<'_>>) -> Option<bool> {
 /// A quantity both kiln and the Kubernetes library read the same way, exactly: digits, at most
 /// three decimals, and a common suffix. Anything else is left to the library.
 fn plain_quantity(text: &str) -> Option<Quantity> {
+    match is_plain_quantity(text) {
+        true => text.parse().ok(),
+        false => None,
+    }
+}
+
+/// Whether `text` is a quantity written plainly (see [`plain_quantity`]). Such a text always
+/// parses: at most fifteen digits times at most 10^15 (or 2^50) in nano-units is within
+/// Quantity's range, and larger values saturate rather than fail.
+fn is_plain_quantity(text: &str) -> bool {
     const SUFFIXES: [&str; 12] = [
         "Ki", "Mi", "Gi", "Ti", "Pi", "m", "k", "M", "G", "T", "P", "",
     ];
     // The suffix is the letters at the end: the number before it has none.
     let number = text.trim_end_matches(|c: char| c.is_ascii_alphabetic());
     if !SUFFIXES.contains(&&text[number.len()..]) {
-        return None;
+        return false;
     }
     let (whole, fraction) = number.split_once('.').unwrap_or((number, "0"));
     let digits = |part: &str, most: usize| {
         !part.is_empty() && part.len() <= most && part.bytes().all(|b| b.is_ascii_digit())
     };
-    if !digits(whole, 12) || !digits(fraction, 3) {
-        return None;
-    }
-    text.parse().ok()
+    digits(whole, 12) && digits(fraction, 3)
 }
 
 fn eval<'v>(node: &'v Node, variables: &impl Variables<'v>) -> Option<Val<'v>> {
@@ -332,44 +399,55 @@ fn eval<'v>(node: &'v Node, variables: &impl Variables<'v>) -> Option<Val<'v>> {
         Node::Int(int) => Val::Int(*int),
         Node::Str(text) => Val::Str(Cow::Borrowed(text)),
         Node::Variable(name) => read(variables.get(name)?)?,
-        // As a chain of selections would: each step must be a mapping that has the field.
-        Node::Path(name, fields) => {
-            let mut json = variables.get(name)?;
-            for name in fields {
-                let serde_json::Value::Object(fields) = json else {
-                    return None;
-                };
-                json = field(fields, name)?;
-            }
-            read(json)?
-        }
+        Node::Path(name, fields) => read(walk(variables.get(name)?, fields)?)?,
         Node::Select(operand, field) => match value(operand)? {
             Val::Json(serde_json::Value::Object(fields)) => read(self::field(fields, field)?)?,
-            Val::Map(entries) => entries.into_iter().find(|(key, _)| key == field)?.1,
+            Val::Map(entries) => entries.into_iter().find(|(key, _)| *key == &**field)?.1,
             _ => return None,
         },
         Node::Has(operand, field) => match value(operand)? {
             Val::Json(serde_json::Value::Object(fields)) => {
                 Val::Bool(self::field(fields, field).is_some())
             }
-            Val::Map(entries) => Val::Bool(entries.iter().any(|(key, _)| key == field)),
+            Val::Map(entries) => Val::Bool(entries.iter().any(|(key, _)| *key == &**field)),
             _ => return None,
         },
+        // As `has()` of the chain's last selection would: the steps before it must be
+        // mappings that have their field, and the last one a mapping.
+        Node::HasPath {
+            variable,
+            fields,
+            negated,
+        } => {
+            let (last, steps) = fields.split_last()?;
+            let serde_json::Value::Object(fields) = walk(variables.get(variable)?, steps)? else {
+                return None;
+            };
+            Val::Bool(field(fields, last).is_some() != *negated)
+        }
         Node::Not(operand) => Val::Bool(!boolean(value(operand))?),
         Node::Negate(operand) => match value(operand)? {
             Val::Int(int) => Val::Int(int.checked_neg()?),
             _ => return None,
         },
         // CEL's `&&` and `||` absorb an error on one side when the other decides; giving up on
-        // any error leaves those cases to the interpreter.
-        Node::And(left, right) => match boolean(value(left))? {
-            false => Val::Bool(false),
-            true => Val::Bool(boolean(value(right))?),
-        },
-        Node::Or(left, right) => match boolean(value(left))? {
-            true => Val::Bool(true),
-            false => Val::Bool(boolean(value(right))?),
-        },
+        // any error before an operand decides leaves those cases to the interpreter.
+        Node::All(operands) => {
+            for operand in operands {
+                if !boolean(value(operand))? {
+                    return Some(Val::Bool(false));
+                }
+            }
+            Val::Bool(true)
+        }
+        Node::Any(operands) => {
+            for operand in operands {
+                if boolean(value(operand))? {
+                    return Some(Val::Bool(true));
+                }
+            }
+            Val::Bool(false)
+        }
         Node::Conditional(parts) => {
             let [condition, then, otherwise] = &**parts;
             if boolean(value(condition))? {
@@ -505,16 +583,29 @@ fn eval<'v>(node: &'v Node, variables: &impl Variables<'v>) -> Option<Val<'v>> {
                 ),
             }
         }
-        Node::IsQuantity(operand) => {
-            plain_quantity(&string(value(operand)?)?)?;
-            Val::Bool(true)
-        }
+        // A plainly written quantity always parses, so its value is not computed here.
+        Node::IsQuantity(operand) => match is_plain_quantity(&string(value(operand)?)?) {
+            true => Val::Bool(true),
+            false => return None,
+        },
         Node::Quantity(operand) => Val::Quantity(plain_quantity(&string(value(operand)?)?)?),
         Node::QuantityCompare(left, right, wanted) => match (value(left)?, value(right)?) {
             (Val::Quantity(a), Val::Quantity(b)) => Val::Bool(a.cmp(&b) == *wanted),
             _ => return None,
         },
     })
+}
+
+/// The JSON at `fields` below `json`, as a chain of selections reads it: each step must be a
+/// mapping that has the field.
+fn walk<'v>(mut json: &'v serde_json::Value, fields: &[String]) -> Option<&'v serde_json::Value> {
+    for name in fields {
+        let serde_json::Value::Object(fields) = json else {
+            return None;
+        };
+        json = field(fields, name)?;
+    }
+    Some(json)
 }
 
 /// Whether a list holds `element`; `None` where an item cannot be compared here.
@@ -632,6 +723,7 @@ fn is_sorted(value: &serde_json::Value) -> bool {
 #[cfg(test)]
 mod tests {
     use super::super::{Expression, SELF, Scope, VALUES, VARIABLES, prebuilt};
+    use super::{Direct, Node};
 
     /// Evaluates `source` over `value` both ways: whether the direct form answered, and the
     /// answer, which must be the interpreter's.
@@ -645,6 +737,31 @@ mod tests {
             assert_eq!(Ok(direct), interpreted.as_ref(), "{source}");
         }
         (direct.is_some(), interpreted)
+    }
+
+    /// A guard chain is one step per operand: `||` and `&&` are flat lists and `!has(a.b)` a
+    /// single walk, since each step of the tree costs a dispatch on every review.
+    #[test]
+    fn guard_chains_are_flat() {
+        let tree = kube_cel::cel::parser::Parser::new()
+            .parse("!has(self.a.b) || !has(self.c) || (has(self.d) && self.e && self.f) || self.g")
+            .unwrap();
+        let direct = Direct::compile(&tree, &[SELF]).unwrap();
+        let Node::Any(operands) = &direct.root else {
+            panic!("{direct:?}");
+        };
+        let shapes: Vec<String> = operands
+            .iter()
+            .map(|operand| match operand {
+                Node::HasPath {
+                    fields, negated, ..
+                } => format!("has {} {negated}", fields.join(".")),
+                Node::All(operands) => format!("all of {}", operands.len()),
+                Node::Path(_, fields) => fields.join("."),
+                other => format!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(shapes, ["has a.b true", "has c true", "all of 3", "g"]);
     }
 
     #[test]
@@ -679,6 +796,10 @@ mod tests {
             "self.name.matches(self.version.split('.')[0])",
             "int(self.version.split('.')[1]) + int(self.replicas) == 13 && self.flag ? 1 : self.missing.x",
             "false && self.missing || true || self.missing",
+            "!has(self.limits.gpu) && !!has(self.limits.cpu) && !has(self.missing) && has(self.flag)",
+            "(!has(self.a) || self.replicas > 5) || (self.flag && (has(self.name) || self.missing))",
+            "self.flag && (self.replicas > 5 || self.name == 'x') && (true || self.missing)",
+            "!(self.replicas > 2 && has(self.limits.n)) || !(false || !has(self.name))",
         ];
         // Left to the interpreter: errors, and what the direct form does not take.
         let interpreted = [
@@ -696,6 +817,9 @@ mod tests {
             "self.flag ? self.missing.x : 1",
             "self.name ? 1 : 2",
             "self.missing || true",
+            "has(self.name.first) || true",
+            "!has(self.missing.x) && false",
+            "has(self.limits.cpu) && (self.missing || true) && true",
             "self.list[5] == 1",
             "self.version.split('')[0]",
             "self.name.matches('(')",
@@ -722,6 +846,25 @@ mod tests {
             "4GiB", "5mi", "1e3", "Gi", ".5", "1.2345", "2 Gi", "-1", "4Ei", "1u",
         ] {
             assert!(super::plain_quantity(other).is_none(), "{other}");
+        }
+        // `isQuantity` takes the form for the value: the largest plain quantities parse too.
+        for largest in [
+            "999999999999.999Pi",
+            "999999999999.999P",
+            "000000000000.000",
+        ] {
+            assert!(super::is_plain_quantity(largest), "{largest}");
+            assert!(super::plain_quantity(largest).is_some(), "{largest}");
+        }
+    }
+
+    proptest::proptest! {
+        /// What is plainly written is what parses, for `isQuantity` to answer without parsing.
+        #[test]
+        fn a_plain_quantity_parses(text in "[0-9]{0,13}([.][0-9]{0,4})?(Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E|u|n|)") {
+            if super::is_plain_quantity(&text) {
+                proptest::prop_assert!(text.parse::<crate::quantity::Quantity>().is_ok(), "{}", text);
+            }
         }
     }
 
