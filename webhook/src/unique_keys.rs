@@ -30,15 +30,26 @@ pub fn check(json: &str) -> Result<(), serde_json::Error> {
 /// `json` as a value, or an error if it is malformed or an object in it holds a key twice.
 pub fn parse(json: &str) -> Result<serde_json::Value, serde_json::Error> {
     let mut deserializer = serde_json::Deserializer::from_str(json);
-    let value = UniqueValue.deserialize(&mut deserializer)?;
+    let mut pending = Vec::with_capacity(32);
+    let value = UniqueValue {
+        pending: &mut pending,
+    }
+    .deserialize(&mut deserializer)?;
     deserializer.end()?;
     Ok(value)
 }
 
 /// Builds a value as serde_json's own `Value` does, but a repeated key is an error.
-struct UniqueValue;
+///
+/// An object's entries wait on `pending`, one stack for the whole document (an object inside
+/// another stacks its entries above its parent's and takes them off when it ends), and the map
+/// is built once its size is known: a map grown one key at a time allocates and rehashes its
+/// table and its entries three or four times on the way to a spec's dozen keys.
+struct UniqueValue<'p> {
+    pending: &'p mut Vec<(String, serde_json::Value)>,
+}
 
-impl<'de> DeserializeSeed<'de> for UniqueValue {
+impl<'de> DeserializeSeed<'de> for UniqueValue<'_> {
     type Value = serde_json::Value;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
@@ -46,7 +57,7 @@ impl<'de> DeserializeSeed<'de> for UniqueValue {
     }
 }
 
-impl<'de> Visitor<'de> for UniqueValue {
+impl<'de> Visitor<'de> for UniqueValue<'_> {
     type Value = serde_json::Value;
 
     fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
@@ -77,16 +88,24 @@ impl<'de> Visitor<'de> for UniqueValue {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<Self::Value, A::Error> {
         let mut list = Vec::with_capacity(items.size_hint().unwrap_or(0));
-        while let Some(item) = items.next_element_seed(UniqueValue)? {
+        while let Some(item) = items.next_element_seed(UniqueValue {
+            pending: self.pending,
+        })? {
             list.push(item);
         }
         Ok(list.into())
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut entries: A) -> Result<Self::Value, A::Error> {
-        let mut map = serde_json::Map::new();
+        let start = self.pending.len();
         while let Some(key) = entries.next_key::<String>()? {
-            let value = entries.next_value_seed(UniqueValue)?;
+            let value = entries.next_value_seed(UniqueValue {
+                pending: self.pending,
+            })?;
+            self.pending.push((key, value));
+        }
+        let mut map = serde_json::Map::with_capacity(self.pending.len() - start);
+        for (key, value) in self.pending.drain(start..) {
             if map.insert(key, value).is_some() {
                 return Err(de::Error::custom("duplicate key"));
             }
