@@ -28,10 +28,7 @@ pub const GUARDED_KINDS: &[&str] = &[
 
 /// True for objects this module judges: a guarded kind labelled as managed by kiln.
 pub fn is_guarded(object: &Value) -> bool {
-    let kind = object
-        .get("kind")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
+    let kind = text_at(object, &["kind"]).unwrap_or_default();
     let managed = text_at(object, &["metadata", "labels", MANAGED_BY]);
     GUARDED_KINDS.contains(&kind) && managed == Some("kiln")
 }

@@ -334,7 +334,7 @@ impl Kiln {
     }
 
     fn target(&self, document: &serde_json::Value) -> Option<usize> {
-        let text = |key: &str| document.get(key).and_then(|v| v.as_str());
+        let text = |key: &str| text_at(document, &[key]);
         self.kinds().position(|kind| {
             text("apiVersion") == Some(kind.api_version.as_str())
                 && text("kind") == Some(kind.kind.as_str())
@@ -351,7 +351,7 @@ impl Kiln {
             ));
         };
         for field in ["apiVersion", "kind"] {
-            match fields.get(field) {
+            match crate::fields::get(fields, field) {
                 Some(serde_json::Value::String(_)) => {}
                 Some(other) => {
                     return Err(Finding::error(
@@ -572,7 +572,7 @@ impl Kiln {
 /// `default`.
 fn spec_namespace<'a>(document: &'a serde_json::Value, values: &'a serde_json::Value) -> &'a str {
     text_at(document, &["metadata", "namespace"])
-        .or_else(|| values.get("namespace").and_then(|v| v.as_str()))
+        .or_else(|| text_at(values, &["namespace"]))
         .unwrap_or("default")
 }
 
