@@ -35,10 +35,13 @@ pub fn get_mut<'m>(fields: &'m mut Map<String, Value>, key: &str) -> Option<&'m 
     }
 }
 
-/// The value at `path` (mapping keys only), if every step is there.
-pub fn at<'v>(value: &'v Value, path: &[&str]) -> Option<&'v Value> {
-    path.iter()
-        .try_fold(value, |value, key| get(value.as_object()?, key))
+/// The value at `path` (mapping keys only), if every step is there: as a chain of selections
+/// reads it, each step must be a mapping that has the key.
+pub fn at<'v>(mut value: &'v Value, path: &[impl AsRef<str>]) -> Option<&'v Value> {
+    for key in path {
+        value = get(value.as_object()?, key.as_ref())?;
+    }
+    Some(value)
 }
 
 /// The string at `path`, if there is one.
@@ -58,7 +61,7 @@ mod tests {
             super::text_at(&value, &["metadata", "labels", "a/b"]),
             Some("c")
         );
-        assert_eq!(super::at(&value, &[]), Some(&value));
+        assert_eq!(super::at(&value, &[] as &[&str]), Some(&value));
         assert_eq!(super::at(&value, &["items", "0"]), None);
         assert_eq!(super::text_at(&value, &["metadata"]), None);
         assert_eq!(super::text_at(&value, &["metadata", "name", "x"]), None);

@@ -40,10 +40,7 @@ impl Chain {
     /// where CEL's selection would fail.
     pub fn lookup<'v>(&self, root: &'v serde_json::Value) -> Option<Found<'v>> {
         let (last, path) = self.fields.split_last()?;
-        let parent = path
-            .iter()
-            .try_fold(root, |value, field| value.as_object()?.get(field))?
-            .as_object()?;
+        let parent = crate::fields::at(root, path)?.as_object()?;
         if self.presence {
             Some(Found::Present(parent.contains_key(last)))
         } else {

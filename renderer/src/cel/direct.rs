@@ -22,7 +22,7 @@ use std::sync::{Arc, OnceLock};
 use kube_cel::cel::IdedExpr;
 use kube_cel::cel::common::ast::{EntryExpr, Expr, LiteralValue, operators};
 
-use crate::fields::get as field;
+use crate::fields::{at, get as field};
 use crate::pattern::Pattern;
 use crate::quantity::Quantity;
 
@@ -399,7 +399,7 @@ fn eval<'v>(node: &'v Node, variables: &impl Variables<'v>) -> Option<Val<'v>> {
         Node::Int(int) => Val::Int(*int),
         Node::Str(text) => Val::Str(Cow::Borrowed(text)),
         Node::Variable(name) => read(variables.get(name)?)?,
-        Node::Path(name, fields) => read(walk(variables.get(name)?, fields)?)?,
+        Node::Path(name, fields) => read(at(variables.get(name)?, fields)?)?,
         Node::Select(operand, field) => match value(operand)? {
             Val::Json(serde_json::Value::Object(fields)) => read(self::field(fields, field)?)?,
             Val::Map(entries) => entries.into_iter().find(|(key, _)| *key == &**field)?.1,
@@ -420,7 +420,7 @@ fn eval<'v>(node: &'v Node, variables: &impl Variables<'v>) -> Option<Val<'v>> {
             negated,
         } => {
             let (last, steps) = fields.split_last()?;
-            let serde_json::Value::Object(fields) = walk(variables.get(variable)?, steps)? else {
+            let serde_json::Value::Object(fields) = at(variables.get(variable)?, steps)? else {
                 return None;
             };
             Val::Bool(field(fields, last).is_some() != *negated)
@@ -594,18 +594,6 @@ fn eval<'v>(node: &'v Node, variables: &impl Variables<'v>) -> Option<Val<'v>> {
             _ => return None,
         },
     })
-}
-
-/// The JSON at `fields` below `json`, as a chain of selections reads it: each step must be a
-/// mapping that has the field.
-fn walk<'v>(mut json: &'v serde_json::Value, fields: &[String]) -> Option<&'v serde_json::Value> {
-    for name in fields {
-        let serde_json::Value::Object(fields) = json else {
-            return None;
-        };
-        json = field(fields, name)?;
-    }
-    Some(json)
 }
 
 /// Whether a list holds `element`; `None` where an item cannot be compared here.
