@@ -316,7 +316,7 @@ impl KindDefinition {
         let declared: Vec<&str> = self
             .schema
             .as_ref()
-            .map(|s| s.properties.iter().map(|(n, _)| n.as_str()).collect())
+            .map(|s| s.properties.names().collect())
             .unwrap_or_default();
         let mut known = vec!["apiVersion", "kind", "metadata", "spec", "status"];
         for name in declared {
@@ -375,7 +375,8 @@ impl KindDefinition {
         if let Some(schema) = &self.schema
             && let Some(fields) = written.as_object()
         {
-            for (name, child) in &schema.properties {
+            let with_defaults = schema.properties.iter().filter(|(_, c)| c.defaults_below);
+            for (name, child) in with_defaults {
                 let Some(value) = crate::fields::get(fields, name) else {
                     continue;
                 };

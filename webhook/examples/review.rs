@@ -2,7 +2,11 @@
 // decide, write the answer) run in a loop on one thread over an AdmissionReview body, with the
 // webhook's allocator. bench/webhook.sh writes the body it posts to bench/out/webhook/body.json.
 // With THREADS, that many threads each run COUNT reviews at once, sharing one `Kiln` as the
-// server's workers do. usage: review BODY.json [validate|mutate] [COUNT] [THREADS]
+// server's workers do. With EVICT_KIB, each review is preceded by writing that much memory, as
+// a server's TLS and HTTP work between two requests does, so that the chart data a review reads
+// comes from farther caches: under `valgrind --tool=cachegrind`, the misses outside `evict`
+// count the cache lines one review touches.
+// usage: review BODY.json [validate|mutate] [COUNT] [THREADS] [EVICT_KIB]
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -17,7 +21,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> Result<(), String> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: review BODY.json [validate|mutate] [COUNT] [THREADS]";
+    let usage = "usage: review BODY.json [validate|mutate] [COUNT] [THREADS] [EVICT_KIB]";
     let path = args.first().ok_or(usage)?;
     let endpoint = match args.get(1).map(String::as_str) {
         None | Some("validate") => Endpoint::Validate,
@@ -30,6 +34,10 @@ fn main() -> Result<(), String> {
     };
     let threads: u32 = match args.get(3) {
         None => 1,
+        Some(text) => text.parse().map_err(|_| format!("{text:?}: {usage}"))?,
+    };
+    let evict_kib: usize = match args.get(4) {
+        None => 0,
         Some(text) => text.parse().map_err(|_| format!("{text:?}: {usage}"))?,
     };
     let body = std::fs::read(path).map_err(|e| format!("{path}: {e}"))?;
@@ -49,8 +57,10 @@ fn main() -> Result<(), String> {
         String::from_utf8_lossy(&first.body[..first.body.len().min(300)])
     );
     let run = || {
+        let mut scratch = vec![0u8; evict_kib * 1024];
         let started = Instant::now();
-        for _ in 0..count {
+        for round in 0..count {
+            evict(&mut scratch, round as u8);
             std::hint::black_box(review(&state, std::hint::black_box(&body), endpoint));
         }
         started.elapsed().as_secs_f64() / f64::from(count.max(1))
@@ -71,4 +81,14 @@ fn main() -> Result<(), String> {
         threads.max(1)
     );
     Ok(())
+}
+
+/// Writes every cache line of `scratch`, pushing what the last review read out of the nearer
+/// caches.
+#[inline(never)]
+fn evict(scratch: &mut [u8], round: u8) {
+    for line in scratch.chunks_mut(64) {
+        line[0] = round;
+    }
+    std::hint::black_box(scratch);
 }

@@ -19,6 +19,7 @@ use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::sync::{Arc, OnceLock};
 
+use compact_str::CompactString;
 use kube_cel::cel::IdedExpr;
 use kube_cel::cel::common::ast::{EntryExpr, Expr, LiteralValue, operators};
 
@@ -42,8 +43,9 @@ enum Node {
     /// which is the constant evaluations bind, so looking it up compares pointers first.
     Variable(&'static str),
     /// `self.spec.image`: a variable and the fields selected from it, read in one walk
-    /// (most of what rules read is such a chain).
-    Path(&'static str, Vec<String>),
+    /// (most of what rules read is such a chain). The names are stored in place, beside each
+    /// other: a chain is read without a visit to memory elsewhere for each name.
+    Path(&'static str, Vec<CompactString>),
     Select(Box<Node>, Box<str>),
     Has(Box<Node>, Box<str>),
     /// `has(self.spec.x)`, or with `negated` `!has(self.spec.x)`: the chain read in one walk
@@ -51,7 +53,7 @@ enum Node {
     /// this form).
     HasPath {
         variable: &'static str,
-        fields: Vec<String>,
+        fields: Vec<CompactString>,
         negated: bool,
     },
     Not(Box<Node>),
@@ -160,9 +162,9 @@ fn node(tree: &IdedExpr, variables: &[&'static str]) -> Option<Node> {
                 false => Node::Path(variable, fields),
             };
             match operand {
-                Node::Variable(variable) => chain(variable, vec![field.to_owned()]),
+                Node::Variable(variable) => chain(variable, vec![field.into()]),
                 Node::Path(variable, mut fields) => {
-                    fields.push(field.to_owned());
+                    fields.push(field.into());
                     chain(variable, fields)
                 }
                 operand if select.test => Node::Has(Box::new(operand), field.into()),

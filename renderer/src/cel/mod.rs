@@ -103,15 +103,17 @@ pub fn parse(source: &str) -> Result<IdedExpr, CompileError> {
         .map_err(|errors| CompileError(errors.to_string().trim().replace('\n', " ")))
 }
 
-/// A compiled expression and its source, for messages.
+/// A compiled expression and its source, for messages. The direct form comes first
+/// (`repr(C)`): it is what most evaluations read, and nothing else.
 #[derive(Debug)]
+#[repr(C)]
 pub struct Expression {
-    pub source: String,
-    /// The expression as parsed: what runs when the tree with field chains cannot.
-    original: IdedExpr,
     /// The expression evaluated directly over the JSON, when it is in the part of CEL that
     /// [`direct`] evaluates: what runs first.
     direct: Option<direct::Direct>,
+    pub source: String,
+    /// The expression as parsed: what runs when the tree with field chains cannot.
+    original: IdedExpr,
     /// The same expression with its field chains read as single variables: what runs when the
     /// direct form gives up.
     fast: chains::Chains,

@@ -114,7 +114,7 @@ fn collect<'a>(schema: &'a Schema, steps: &mut Vec<Step>, out: &mut Vec<Found<'a
         });
     }
     for (name, child) in &schema.properties {
-        steps.push(Step::Field(name.clone()));
+        steps.push(Step::Field(name.to_owned()));
         collect(child, steps, out);
         steps.pop();
     }

@@ -62,9 +62,11 @@ pub fn is_kiln_format(format: &str) -> bool {
     KILN_FORMATS.iter().any(|(name, _)| *name == format)
 }
 
-/// True when a chart may use `format` on a field.
-pub fn is_known(format: &str) -> bool {
-    KILN_FORMATS.iter().any(|(name, _)| *name == format) || PASSED_THROUGH.contains(&format)
+/// The name of `format` as this module spells it, when a chart may use it on a field.
+pub fn known(format: &str) -> Option<&'static str> {
+    let kiln = KILN_FORMATS.iter().map(|(name, _)| *name);
+    kiln.chain(PASSED_THROUGH.iter().copied())
+        .find(|name| *name == format)
 }
 
 /// Checks `value` at `field` against `format`; a value of the wrong type is left to the
@@ -89,9 +91,9 @@ pub fn accepts_numbers(format: &str) -> bool {
 }
 
 fn check_quantity(value: &Value, field: &PathRef<'_>) -> Option<Finding> {
-    let text = match value {
-        Value::String(text) => text.clone(),
-        Value::Number(number) => number.to_string(),
+    let text: std::borrow::Cow<'_, str> = match value {
+        Value::String(text) => text.into(),
+        Value::Number(number) => number.to_string().into(),
         other => {
             return Some(
                 Finding::error(

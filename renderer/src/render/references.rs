@@ -99,9 +99,8 @@ fn missing_field(schema: &Schema, segments: &[&str], file: &str) -> Option<Strin
             None => {
                 let known: Vec<&str> = node
                     .properties
-                    .iter()
-                    .chain(node.one_of_types.iter().flat_map(|b| b.properties.iter()))
-                    .map(|(name, _)| name.as_str())
+                    .names()
+                    .chain(node.one_of_types.iter().flat_map(|b| b.properties.names()))
                     .collect();
                 let parent = if depth == 0 {
                     "the object".to_owned()

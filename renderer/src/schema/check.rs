@@ -55,7 +55,7 @@ impl Checker<'_> {
         if !self.type_ok(schema, value, path) {
             return;
         }
-        if let Some(format) = &schema.format
+        if let Some(format) = schema.format
             && let Some(finding) = formats::check(format, value, path)
         {
             self.push(finding);
@@ -133,10 +133,7 @@ impl Checker<'_> {
     /// Reports a value of the wrong type; true when the type is right.
     fn type_ok(&mut self, schema: &Schema, value: &Value, path: &PathRef<'_>) -> bool {
         if schema.int_or_string {
-            let numbers_ok = schema
-                .format
-                .as_deref()
-                .is_some_and(formats::accepts_numbers);
+            let numbers_ok = schema.format.is_some_and(formats::accepts_numbers);
             let ok = value.is_string()
                 || value.is_i64()
                 || value.is_u64()
@@ -224,11 +221,7 @@ impl Checker<'_> {
                 Some(child_schema) => self.node(child_schema, child, &path.key(name)),
                 None if schema.preserve_unknown_fields => {}
                 None => {
-                    let known: Vec<&str> = schema
-                        .properties
-                        .iter()
-                        .map(|(name, _)| name.as_str())
-                        .collect();
+                    let known: Vec<&str> = schema.properties.names().collect();
                     self.push(unknown_field(path.key(name).to_path(), name, &known));
                 }
             }
@@ -300,24 +293,29 @@ pub fn apply_defaults(schema: &Schema, value: &mut Value) -> bool {
     let mut changed = false;
     match value {
         Value::Object(fields) => {
-            for (name, child) in &schema.properties {
+            let with_defaults = schema.properties.iter().filter(|(_, c)| c.defaults_below);
+            for (name, child) in with_defaults {
                 if let Some(present) = crate::fields::get_mut(fields, name) {
                     changed |= apply_defaults(child, present);
                 } else if let Some(default) = &child.default {
                     let mut default = default.clone();
                     apply_defaults(child, &mut default);
-                    fields.insert(name.clone(), default);
+                    fields.insert(name.to_owned(), default);
                     changed = true;
                 }
             }
-            if let Some(each) = &schema.additional_properties {
+            if let Some(each) = schema
+                .additional_properties
+                .as_deref()
+                .filter(|e| e.defaults_below)
+            {
                 for child in fields.values_mut() {
                     changed |= apply_defaults(each, child);
                 }
             }
         }
         Value::Array(items) => {
-            if let Some(each) = &schema.items {
+            if let Some(each) = schema.items.as_deref().filter(|e| e.defaults_below) {
                 for item in items {
                     changed |= apply_defaults(each, item);
                 }
@@ -336,6 +334,7 @@ pub fn lacks_defaults(schema: &Schema, value: &Value) -> bool {
             schema
                 .properties
                 .iter()
+                .filter(|(_, child)| child.defaults_below)
                 .any(|(name, child)| match crate::fields::get(fields, name) {
                     Some(present) => lacks_defaults(child, present),
                     None => child.default.is_some(),
@@ -343,11 +342,13 @@ pub fn lacks_defaults(schema: &Schema, value: &Value) -> bool {
                 || schema
                     .additional_properties
                     .as_deref()
+                    .filter(|each| each.defaults_below)
                     .is_some_and(|each| fields.values().any(|child| lacks_defaults(each, child)))
         }
         Value::Array(items) => schema
             .items
             .as_deref()
+            .filter(|each| each.defaults_below)
             .is_some_and(|each| items.iter().any(|item| lacks_defaults(each, item))),
         _ => false,
     }
@@ -392,7 +393,7 @@ fn describe_branches(branches: &[Schema]) -> String {
         match branch.kind {
             Some(Type::Boolean) => shapes.extend(["true".to_owned(), "false".to_owned()]),
             Some(Type::Object) if !branch.properties.is_empty() => {
-                let names: Vec<&str> = branch.properties.iter().map(|(n, _)| n.as_str()).collect();
+                let names: Vec<&str> = branch.properties.names().collect();
                 shapes.push(format!("an object {{{}}}", names.join(", ")));
             }
             Some(Type::Object) => shapes.push("an object".into()),

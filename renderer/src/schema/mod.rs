@@ -10,6 +10,7 @@
 
 pub mod check;
 pub mod cost;
+pub mod properties;
 pub mod rules;
 
 use serde_json::{Map, Value};
@@ -17,38 +18,51 @@ use serde_json::{Map, Value};
 use crate::cel::{self, CompileError, Expression};
 use crate::finding::{FieldPath, Severity};
 use crate::formats;
+pub use properties::Properties;
 
 /// One node of a schema.
+///
+/// The fields are laid out in the order a review reads them (`repr(C)` keeps that order):
+/// every node visited reads its first 64 bytes (type, flags, format, the links to the nodes
+/// below), an object node then its properties and rules, a leaf its bounds; what only
+/// messages and exports read comes last. In a server, every line of a node a review reads is
+/// a cache miss, so this keeps a node to about two lines instead of up to eight. Nodes start
+/// on a line (`align(64)`), so the first 64 bytes are one line.
 #[derive(Debug, Default)]
+#[repr(C, align(64))]
 pub struct Schema {
     pub kind: Option<Type>,
-    pub description: Option<String>,
-    /// In the order written, so lists of known fields read as the chart author wrote them.
-    pub properties: Vec<(String, Schema)>,
-    pub required: Vec<String>,
+    pub nullable: bool,
+    pub int_or_string: bool,
+    pub preserve_unknown_fields: bool,
+    pub exclusive_minimum: bool,
+    pub exclusive_maximum: bool,
+    /// Whether this node or a node under it has a rule: `rules::run` skips the rest.
+    pub rules_below: bool,
+    /// Whether this node or a node under it has a static `default`: applying defaults skips
+    /// the rest.
+    pub defaults_below: bool,
+    /// One of the names in [`formats::KILN_FORMATS`] or [`formats::PASSED_THROUGH`].
+    pub format: Option<&'static str>,
     pub items: Option<Box<Schema>>,
     pub additional_properties: Option<Box<Schema>>,
     pub one_of_types: Vec<Schema>,
+    /// In the order written, so lists of known fields read as the chart author wrote them.
+    pub properties: Properties,
+    pub rules: Vec<Rule>,
+    pub required: Vec<String>,
     pub enumeration: Vec<Value>,
+    pub max_length: Option<u64>,
+    pub min_length: Option<u64>,
     pub minimum: Option<f64>,
     pub maximum: Option<f64>,
-    pub exclusive_minimum: bool,
-    pub exclusive_maximum: bool,
-    pub min_length: Option<u64>,
-    pub max_length: Option<u64>,
+    pub pattern: Option<crate::pattern::Pattern>,
     pub min_items: Option<u64>,
     pub max_items: Option<u64>,
     pub min_properties: Option<u64>,
     pub max_properties: Option<u64>,
-    pub pattern: Option<crate::pattern::Pattern>,
-    pub format: Option<String>,
     pub default: Option<Value>,
-    pub nullable: bool,
-    pub int_or_string: bool,
-    pub preserve_unknown_fields: bool,
-    pub rules: Vec<Rule>,
-    /// Whether this node or a node under it has a rule: `rules::run` skips the rest.
-    pub rules_below: bool,
+    pub description: Option<String>,
 }
 
 /// The JSON types a structural schema names.
@@ -88,11 +102,13 @@ impl Type {
 }
 
 /// One CEL validation rule of a node: `self` is the node's value; it runs only when the
-/// node is present, as in the API server.
+/// node is present, as in the API server. `rule` comes first (`repr(C)`): a rule that holds
+/// reads nothing else.
 #[derive(Debug)]
+#[repr(C)]
 pub struct Rule {
-    pub id: String,
     pub rule: Expression,
+    pub id: String,
     pub message: Option<String>,
     pub message_expression: Option<Expression>,
     /// Relative to the node; where the finding points.
@@ -201,7 +217,6 @@ impl Schema {
             max_items: count(node, "maxItems", at)?,
             min_properties: count(node, "minProperties", at)?,
             max_properties: count(node, "maxProperties", at)?,
-            format: text(node, "format", at)?,
             default: node.get("default").cloned(),
             ..Schema::default()
         };
@@ -214,17 +229,17 @@ impl Schema {
                 )
             })?);
         }
-        if let Some(format) = &schema.format
-            && !formats::is_known(format)
-        {
-            let names: Vec<&str> = formats::KILN_FORMATS.iter().map(|(n, _)| *n).collect();
-            return Err(error(
-                at.key("format"),
-                format!(
-                    "kiln does not know format {format:?}; kiln checks {}",
-                    names.join(", ")
-                ),
-            ));
+        if let Some(format) = text(node, "format", at)? {
+            schema.format = Some(formats::known(&format).ok_or_else(|| {
+                let names: Vec<&str> = formats::KILN_FORMATS.iter().map(|(n, _)| *n).collect();
+                error(
+                    at.key("format"),
+                    format!(
+                        "kiln does not know format {format:?}; kiln checks {}",
+                        names.join(", ")
+                    ),
+                )
+            })?);
         }
         if let Some(pattern) = text(node, "pattern", at)? {
             schema.pattern = Some(crate::pattern::Pattern::new(&pattern).map_err(|e| {
@@ -258,7 +273,7 @@ impl Schema {
             for (name, child) in fields {
                 schema
                     .properties
-                    .push((name.clone(), Schema::parse(child, &base.key(name))?));
+                    .push(name, Schema::parse(child, &base.key(name))?);
             }
             for name in &schema.required {
                 if !fields.contains_key(name) {
@@ -308,12 +323,14 @@ impl Schema {
             }
         }
         schema.rules_below = !schema.rules.is_empty()
-            || schema.properties.iter().any(|(_, child)| child.rules_below)
+            || schema.properties.schemas().any(|child| child.rules_below)
             || [&schema.items, &schema.additional_properties]
                 .into_iter()
                 .flatten()
                 .any(|child| child.rules_below)
             || schema.one_of_types.iter().any(|branch| branch.rules_below);
+        schema.defaults_below =
+            schema.default.is_some() || schema.children().any(|child| child.defaults_below);
         Ok(schema)
     }
 
@@ -361,8 +378,7 @@ impl Schema {
     /// branches.
     pub fn children(&self) -> impl Iterator<Item = &Schema> {
         self.properties
-            .iter()
-            .map(|(_, child)| child)
+            .schemas()
             .chain(self.items.as_deref())
             .chain(self.additional_properties.as_deref())
             .chain(&self.one_of_types)
@@ -371,9 +387,7 @@ impl Schema {
     /// The child schema for `key` of an object node.
     pub fn property(&self, key: &str) -> Option<&Schema> {
         self.properties
-            .iter()
-            .find(|(name, _)| name == key)
-            .map(|(_, schema)| schema)
+            .get(key)
             .or(self.additional_properties.as_deref())
     }
 
