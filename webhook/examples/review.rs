@@ -41,6 +41,7 @@ fn main() -> Result<(), String> {
         Some(text) => text.parse().map_err(|_| format!("{text:?}: {usage}"))?,
     };
     let body = std::fs::read(path).map_err(|e| format!("{path}: {e}"))?;
+    kiln::pattern::build_full_dfas(); // as the server does
     let kiln = Kiln::load(&[], &[]).map_err(|e| e.to_string())?;
     kiln.compile_all();
     let state = AppState {

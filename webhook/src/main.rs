@@ -146,6 +146,8 @@ fn raise_file_limit(max_connections: u32) {
 }
 
 fn load_kiln(flags: &Flags) -> Result<Kiln, kiln::chart::ChartError> {
+    // A server matches each pattern many times: worth determinizing once, at start.
+    kiln::pattern::build_full_dfas();
     let kiln = Kiln::load(&flags.charts, &flags.values)?;
     // Built-in charts would otherwise compile on the first request of their kind.
     kiln.compile_all();
