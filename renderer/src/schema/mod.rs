@@ -270,6 +270,8 @@ impl Schema {
                 .as_object()
                 .ok_or_else(|| error(at.key("properties"), "must be a mapping".into()))?;
             let base = at.key("properties");
+            let text = fields.keys().map(String::len).sum();
+            schema.properties = Properties::with_capacity(fields.len(), text);
             for (name, child) in fields {
                 schema
                     .properties

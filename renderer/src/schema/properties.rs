@@ -20,6 +20,16 @@ pub struct Properties {
 }
 
 impl Properties {
+    /// Room for `count` properties whose names take `text` bytes: schema nodes are large and
+    /// cache-line aligned, so growing the list of them copies every node already in it.
+    pub fn with_capacity(count: usize, text: usize) -> Properties {
+        Properties {
+            text: String::with_capacity(text),
+            ends: Vec::with_capacity(count),
+            nodes: Vec::with_capacity(count),
+        }
+    }
+
     /// Adds a property after the others. Schema files are far below 4 GiB of names.
     pub fn push(&mut self, name: &str, schema: Schema) {
         self.text.push_str(name);
