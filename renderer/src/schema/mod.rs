@@ -26,8 +26,8 @@ pub use properties::Properties;
 /// every node visited reads its first 64 bytes (type, flags, format, the links to the nodes
 /// below), an object node then its properties and rules, a leaf its bounds; what only
 /// messages and exports read comes last. In a server, every line of a node a review reads is
-/// a cache miss, so this keeps a node to about two lines instead of up to eight. Nodes start
-/// on a line (`align(64)`), so the first 64 bytes are one line.
+/// a cache miss, so a review reads two or three of a node's eight lines. Nodes start on a
+/// line (`align(64)`), so the first 64 bytes are one line.
 #[derive(Debug, Default)]
 #[repr(C, align(64))]
 pub struct Schema {
