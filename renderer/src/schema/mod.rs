@@ -324,13 +324,8 @@ impl Schema {
                 schema.rules.push(Rule::parse(rule, &base.index(index))?);
             }
         }
-        schema.rules_below = !schema.rules.is_empty()
-            || schema.properties.schemas().any(|child| child.rules_below)
-            || [&schema.items, &schema.additional_properties]
-                .into_iter()
-                .flatten()
-                .any(|child| child.rules_below)
-            || schema.one_of_types.iter().any(|branch| branch.rules_below);
+        schema.rules_below =
+            !schema.rules.is_empty() || schema.children().any(|child| child.rules_below);
         schema.defaults_below =
             schema.default.is_some() || schema.children().any(|child| child.defaults_below);
         Ok(schema)
