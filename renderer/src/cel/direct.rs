@@ -19,83 +19,154 @@ use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::sync::{Arc, OnceLock};
 
-use compact_str::CompactString;
 use kube_cel::cel::IdedExpr;
 use kube_cel::cel::common::ast::{EntryExpr, Expr, LiteralValue, operators};
 
-use crate::fields::{at, get as field};
+use crate::fields::get as field;
 use crate::pattern::Pattern;
 use crate::quantity::Quantity;
 
-/// An expression in direct form.
+/// An expression in direct form: its nodes side by side in one slice, children before their
+/// parent, and every name and string it holds in one text. A review evaluates some thirty
+/// expressions with its caches cold (the server's TLS and HTTP work ran in between), so what
+/// an expression reads is a few adjacent cache lines, not a box per node and a buffer per
+/// field chain.
 #[derive(Debug)]
 pub struct Direct {
-    root: Node,
+    nodes: Box<[Node]>,
+    root: Id,
+    /// Field chains (each field's length in one byte, then its name: CEL identifiers are
+    /// ASCII), string literals, map keys and literal patterns.
+    text: Box<str>,
+    /// The operands of `&&`, `||` and list literals, three entries per map-literal entry
+    /// (key start, key length, value).
+    operands: Box<[u32]>,
+    patterns: Box<[PatternArg]>,
+    /// The variables the expression names, as the caller's list holds them: the constants
+    /// evaluations bind, so looking one up compares pointers first.
+    roots: Box<[&'static str]>,
 }
 
+/// A node's place in [`Direct::nodes`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Id(u32);
+
+/// A part of [`Direct::text`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Span {
+    start: u32,
+    len: u32,
+}
+
+/// A part of [`Direct::operands`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Operands {
+    first: u32,
+    count: u32,
+}
+
+/// Sixteen bytes each: four to a cache line.
 #[derive(Debug)]
 enum Node {
     Null,
     Bool(bool),
     Int(i64),
-    Str(Box<str>),
-    /// `self`, `values` or `variables`: the name as the caller's list of variables holds it,
-    /// which is the constant evaluations bind, so looking it up compares pointers first.
-    Variable(&'static str),
+    Str(Span),
+    /// `self`, `values` or `variables`: its place in [`Direct::roots`].
+    Variable(u8),
     /// `self.spec.image`: a variable and the fields selected from it, read in one walk
-    /// (most of what rules read is such a chain). The names are stored in place, beside each
-    /// other: a chain is read without a visit to memory elsewhere for each name.
-    Path(&'static str, Vec<CompactString>),
-    Select(Box<Node>, Box<str>),
-    Has(Box<Node>, Box<str>),
+    /// (most of what rules read is such a chain).
+    Path(u8, Span),
+    Select(Id, Span),
+    Has(Id, Span),
     /// `has(self.spec.x)`, or with `negated` `!has(self.spec.x)`: the chain read in one walk
     /// and the last field looked for, one step instead of three (rules are mostly guards of
     /// this form).
     HasPath {
-        variable: &'static str,
-        fields: Vec<CompactString>,
+        variable: u8,
         negated: bool,
+        fields: Span,
     },
-    Not(Box<Node>),
-    Negate(Box<Node>),
-    /// `a && b && c`, however nested: the operands in order, side by side.
-    All(Vec<Node>),
+    Not(Id),
+    Negate(Id),
+    /// `a && b && c`, however nested: the operands in order.
+    All(Operands),
     /// `a || b || c`, however nested.
-    Any(Vec<Node>),
-    Conditional(Box<[Node; 3]>),
-    Equals(Box<Node>, Box<Node>, bool),
-    Compare(Box<Node>, Box<Node>, fn(Ordering) -> bool),
-    Add(Box<Node>, Box<Node>),
+    Any(Operands),
+    Conditional(Id, Id, Id),
+    Equals(Id, Id, bool),
+    Compare(Id, Id, Comparison),
+    Add(Id, Id),
     /// `-`, `*`, `/` and `%` on ints: the checked operation, which fails where CEL's does
     /// (overflow, division by zero).
-    Arithmetic(Box<Node>, Box<Node>, fn(i64, i64) -> Option<i64>),
-    Index(Box<Node>, Box<Node>),
-    In(Box<Node>, Box<Node>),
-    Map(Vec<(String, Node)>),
-    List(Vec<Node>),
-    Size(Box<Node>),
-    String(Box<Node>),
-    ToInt(Box<Node>),
-    Bytes(Box<Node>),
-    /// `matches` and `find`, with the pattern compiled now when it is a literal.
-    Matches(Box<Node>, Box<PatternArg>),
-    Find(Box<Node>, Box<PatternArg>),
-    Trim(Box<Node>),
-    StartsWith(Box<Node>, Box<Node>),
-    EndsWith(Box<Node>, Box<Node>),
-    Contains(Box<Node>, Box<Node>),
-    Split(Box<Node>, Box<Node>),
-    IsQuantity(Box<Node>),
-    Quantity(Box<Node>),
-    QuantityCompare(Box<Node>, Box<Node>, Ordering),
+    Arithmetic(Id, Id, Arithmetic),
+    Index(Id, Id),
+    In(Id, Id),
+    Map(Operands),
+    List(Operands),
+    Size(Id),
+    String(Id),
+    ToInt(Id),
+    Bytes(Id),
+    /// `matches` and `find`: the operand and the pattern's place in [`Direct::patterns`].
+    Matches(Id, u32),
+    Find(Id, u32),
+    Trim(Id),
+    StartsWith(Id, Id),
+    EndsWith(Id, Id),
+    Contains(Id, Id),
+    Split(Id, Id),
+    IsQuantity(Id),
+    Quantity(Id),
+    QuantityCompare(Id, Id, Ordering),
+}
+
+const _: () = assert!(std::mem::size_of::<Node>() == 16);
+
+#[derive(Debug, Clone, Copy)]
+enum Comparison {
+    Less,
+    LessOrEqual,
+    Greater,
+    GreaterOrEqual,
+}
+
+impl Comparison {
+    fn holds(self, ordering: Ordering) -> bool {
+        match self {
+            Comparison::Less => ordering.is_lt(),
+            Comparison::LessOrEqual => ordering.is_le(),
+            Comparison::Greater => ordering.is_gt(),
+            Comparison::GreaterOrEqual => ordering.is_ge(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Arithmetic {
+    Subtract,
+    Multiply,
+    Divide,
+    Remainder,
+}
+
+impl Arithmetic {
+    fn apply(self, a: i64, b: i64) -> Option<i64> {
+        match self {
+            Arithmetic::Subtract => a.checked_sub(b),
+            Arithmetic::Multiply => a.checked_mul(b),
+            Arithmetic::Divide => a.checked_div(b),
+            Arithmetic::Remainder => a.checked_rem(b),
+        }
+    }
 }
 
 #[derive(Debug)]
 enum PatternArg {
     /// A literal, compiled when first used (a chart's rules for fields a spec never has
     /// would otherwise cost every run a compilation); `None` when it does not compile.
-    Literal(Box<str>, OnceLock<Option<Arc<Pattern>>>),
-    Computed(Box<Node>),
+    Literal(Span, OnceLock<Option<Arc<Pattern>>>),
+    Computed(Id),
 }
 
 /// A value during direct evaluation, borrowing from the inputs and the expression.
@@ -125,218 +196,319 @@ impl Direct {
     /// The direct form of `tree`, whose variables are `variables`; `None` when it uses
     /// anything outside the part of CEL evaluated here.
     pub fn compile(tree: &IdedExpr, variables: &[&'static str]) -> Option<Direct> {
+        let mut builder = Builder {
+            variables,
+            nodes: Vec::new(),
+            text: String::new(),
+            operands: Vec::new(),
+            patterns: Vec::new(),
+            roots: Vec::new(),
+        };
+        let root = builder.id(tree)?;
         Some(Direct {
-            root: node(tree, variables)?,
+            nodes: builder.nodes.into(),
+            root,
+            text: builder.text.into(),
+            operands: builder.operands.into(),
+            patterns: builder.patterns.into(),
+            roots: builder.roots.into(),
         })
     }
 
     /// The value, or `None` where the interpreter must decide.
     pub fn eval<'v>(&'v self, variables: &impl Variables<'v>) -> Option<Val<'v>> {
-        eval(&self.root, variables)
+        Eval {
+            direct: self,
+            variables,
+        }
+        .value(self.root)
+    }
+
+    #[inline]
+    fn text(&self, span: Span) -> &str {
+        &self.text[span.start as usize..][..span.len as usize]
+    }
+
+    #[inline]
+    fn operands(&self, operands: Operands) -> &[u32] {
+        &self.operands[operands.first as usize..][..operands.count as usize]
     }
 }
 
-fn boxed(tree: &IdedExpr, variables: &[&'static str]) -> Option<Box<Node>> {
-    node(tree, variables).map(Box::new)
+/// Translates a syntax tree into a [`Direct`]'s parts.
+struct Builder<'a> {
+    variables: &'a [&'static str],
+    nodes: Vec<Node>,
+    text: String,
+    operands: Vec<u32>,
+    patterns: Vec<PatternArg>,
+    roots: Vec<&'static str>,
 }
 
-fn node(tree: &IdedExpr, variables: &[&'static str]) -> Option<Node> {
-    Some(match &tree.expr {
-        Expr::Literal(literal) => match literal {
-            LiteralValue::Null => Node::Null,
-            LiteralValue::Boolean(flag) => Node::Bool(*flag.inner()),
-            LiteralValue::Int(int) => Node::Int(*int.inner()),
-            LiteralValue::String(text) => Node::Str(text.inner().into()),
+impl Builder<'_> {
+    /// The node of `tree`, placed after its children.
+    fn id(&mut self, tree: &IdedExpr) -> Option<Id> {
+        let node = self.node(tree)?;
+        self.push(node)
+    }
+
+    fn push(&mut self, node: Node) -> Option<Id> {
+        let id = Id(u32::try_from(self.nodes.len()).ok()?);
+        self.nodes.push(node);
+        Some(id)
+    }
+
+    fn span(&mut self, text: &str) -> Option<Span> {
+        let start = u32::try_from(self.text.len()).ok()?;
+        self.text.push_str(text);
+        Some(Span {
+            start,
+            len: u32::try_from(text.len()).ok()?,
+        })
+    }
+
+    /// The field chain `chain` with `field` after it (`None` for an empty chain): in place
+    /// when `chain` ends the text, as a chain being built does.
+    fn chain(&mut self, chain: Option<Span>, field: &str) -> Option<Span> {
+        let length = u8::try_from(field.len())
+            .ok()
+            .filter(|length| *length < 128)?;
+        let start = match chain {
+            Some(span) if (span.start + span.len) as usize == self.text.len() => span.start,
+            Some(span) => {
+                let copy = self.text[span.start as usize..][..span.len as usize].to_owned();
+                self.span(&copy)?.start
+            }
+            None => u32::try_from(self.text.len()).ok()?,
+        };
+        self.text.push(char::from(length));
+        self.text.push_str(field);
+        Some(Span {
+            start,
+            len: u32::try_from(self.text.len()).ok()? - start,
+        })
+    }
+
+    fn root(&mut self, name: &str) -> Option<u8> {
+        let known = *self.variables.iter().find(|known| **known == name)?;
+        let at = match self.roots.iter().position(|root| *root == known) {
+            Some(at) => at,
+            None => {
+                self.roots.push(known);
+                self.roots.len() - 1
+            }
+        };
+        u8::try_from(at).ok()
+    }
+
+    fn operands(&mut self, ids: &[u32]) -> Option<Operands> {
+        let first = u32::try_from(self.operands.len()).ok()?;
+        self.operands.extend_from_slice(ids);
+        Some(Operands {
+            first,
+            count: u32::try_from(ids.len()).ok()?,
+        })
+    }
+
+    fn node(&mut self, tree: &IdedExpr) -> Option<Node> {
+        Some(match &tree.expr {
+            Expr::Literal(literal) => match literal {
+                LiteralValue::Null => Node::Null,
+                LiteralValue::Boolean(flag) => Node::Bool(*flag.inner()),
+                LiteralValue::Int(int) => Node::Int(*int.inner()),
+                LiteralValue::String(text) => Node::Str(self.span(text.inner())?),
+                _ => return None,
+            },
+            Expr::Ident(name) => Node::Variable(self.root(name)?),
+            Expr::Select(select) => {
+                let field = select.field.as_str();
+                let chain = match self.node(&select.operand)? {
+                    Node::Variable(variable) => Some((variable, self.chain(None, field)?)),
+                    Node::Path(variable, fields) => {
+                        Some((variable, self.chain(Some(fields), field)?))
+                    }
+                    operand => {
+                        let operand = self.push(operand)?;
+                        let field = self.span(field)?;
+                        return Some(match select.test {
+                            true => Node::Has(operand, field),
+                            false => Node::Select(operand, field),
+                        });
+                    }
+                };
+                let (variable, fields) = chain?;
+                match select.test {
+                    true => Node::HasPath {
+                        variable,
+                        negated: false,
+                        fields,
+                    },
+                    false => Node::Path(variable, fields),
+                }
+            }
+            Expr::Map(map) => {
+                let mut keys: Vec<&str> = Vec::with_capacity(map.entries.len());
+                let mut entries: Vec<u32> = Vec::with_capacity(3 * map.entries.len());
+                for entry in &map.entries {
+                    let EntryExpr::MapEntry(entry) = &entry.expr else {
+                        return None;
+                    };
+                    let Expr::Literal(LiteralValue::String(key)) = &entry.key.expr else {
+                        return None;
+                    };
+                    let key = key.inner();
+                    if entry.optional || keys.contains(&key) {
+                        return None;
+                    }
+                    keys.push(key);
+                    let value = self.id(&entry.value)?;
+                    let key = self.span(key)?;
+                    entries.extend([key.start, key.len, value.0]);
+                }
+                Node::Map(self.operands(&entries)?)
+            }
+            Expr::List(list) if list.optional_indices.is_empty() => {
+                let elements = list
+                    .elements
+                    .iter()
+                    .map(|element| Some(self.id(element)?.0))
+                    .collect::<Option<Vec<u32>>>()?;
+                Node::List(self.operands(&elements)?)
+            }
+            Expr::Call(call) => self.call(call)?,
             _ => return None,
-        },
-        Expr::Ident(name) => Node::Variable(variables.iter().find(|known| *known == name)?),
-        Expr::Select(select) => {
-            let operand = node(&select.operand, variables)?;
-            let field = select.field.as_str();
-            let chain = |variable, fields| match select.test {
-                true => Node::HasPath {
-                    variable,
-                    fields,
-                    negated: false,
-                },
-                false => Node::Path(variable, fields),
-            };
-            match operand {
-                Node::Variable(variable) => chain(variable, vec![field.into()]),
-                Node::Path(variable, mut fields) => {
-                    fields.push(field.into());
-                    chain(variable, fields)
-                }
-                operand if select.test => Node::Has(Box::new(operand), field.into()),
-                operand => Node::Select(Box::new(operand), field.into()),
-            }
+        })
+    }
+
+    fn call(&mut self, call: &kube_cel::cel::common::ast::CallExpr) -> Option<Node> {
+        let args = &call.args;
+        if let (None, [left, right]) = (&call.target, args.as_slice())
+            && let Some(make) = binary(&call.func_name)
+        {
+            return Some(make(self.id(left)?, self.id(right)?));
         }
-        Expr::Map(map) => {
-            let mut entries: Vec<(String, Node)> = Vec::with_capacity(map.entries.len());
-            for entry in &map.entries {
-                let EntryExpr::MapEntry(entry) = &entry.expr else {
-                    return None;
-                };
-                let Expr::Literal(LiteralValue::String(key)) = &entry.key.expr else {
-                    return None;
-                };
-                let key = key.inner();
-                if entry.optional || entries.iter().any(|(known, _)| known == key) {
-                    return None;
-                }
-                entries.push((key.to_owned(), node(&entry.value, variables)?));
-            }
-            Node::Map(entries)
-        }
-        Expr::List(list) if list.optional_indices.is_empty() => Node::List(
-            list.elements
-                .iter()
-                .map(|element| node(element, variables))
-                .collect::<Option<_>>()?,
-        ),
-        Expr::Call(call) => {
-            let args = &call.args;
-            let arg = |index: usize| boxed(args.get(index)?, variables);
+        Some(
             match (call.target.as_deref(), call.func_name.as_str(), args.len()) {
-                (None, operators::LOGICAL_NOT, 1) => match node(&args[0], variables)? {
+                (None, operators::LOGICAL_NOT, 1) => match self.node(&args[0])? {
                     Node::HasPath {
                         variable,
-                        fields,
                         negated,
+                        fields,
                     } => Node::HasPath {
                         variable,
-                        fields,
                         negated: !negated,
+                        fields,
                     },
-                    operand => Node::Not(Box::new(operand)),
+                    operand => Node::Not(self.push(operand)?),
                 },
-                (None, operators::NEGATE, 1) => Node::Negate(arg(0)?),
-                (None, operators::LOGICAL_AND, 2) => Node::All(operands(
-                    &args[0],
-                    &args[1],
-                    variables,
-                    |node| match node {
-                        Node::All(nodes) => Ok(nodes),
-                        other => Err(other),
-                    },
-                )?),
-                (None, operators::LOGICAL_OR, 2) => Node::Any(operands(
-                    &args[0],
-                    &args[1],
-                    variables,
-                    |node| match node {
-                        Node::Any(nodes) => Ok(nodes),
-                        other => Err(other),
-                    },
-                )?),
-                (None, operators::CONDITIONAL, 3) => Node::Conditional(Box::new([
-                    node(&args[0], variables)?,
-                    node(&args[1], variables)?,
-                    node(&args[2], variables)?,
-                ])),
-                (None, operators::EQUALS, 2) => Node::Equals(arg(0)?, arg(1)?, true),
-                (None, operators::NOT_EQUALS, 2) => Node::Equals(arg(0)?, arg(1)?, false),
-                (None, operators::LESS, 2) => Node::Compare(arg(0)?, arg(1)?, Ordering::is_lt),
-                (None, operators::LESS_EQUALS, 2) => {
-                    Node::Compare(arg(0)?, arg(1)?, Ordering::is_le)
+                (None, operators::NEGATE, 1) => Node::Negate(self.id(&args[0])?),
+                (None, operators::LOGICAL_AND, 2) => {
+                    Node::All(self.flattened(&args[0], &args[1], |node| match node {
+                        Node::All(operands) => Ok(*operands),
+                        _ => Err(()),
+                    })?)
                 }
-                (None, operators::GREATER, 2) => Node::Compare(arg(0)?, arg(1)?, Ordering::is_gt),
-                (None, operators::GREATER_EQUALS, 2) => {
-                    Node::Compare(arg(0)?, arg(1)?, Ordering::is_ge)
+                (None, operators::LOGICAL_OR, 2) => {
+                    Node::Any(self.flattened(&args[0], &args[1], |node| match node {
+                        Node::Any(operands) => Ok(*operands),
+                        _ => Err(()),
+                    })?)
                 }
-                (None, operators::ADD, 2) => Node::Add(arg(0)?, arg(1)?),
-                (None, operators::SUBSTRACT, 2) => {
-                    Node::Arithmetic(arg(0)?, arg(1)?, i64::checked_sub)
+                (None, operators::CONDITIONAL, 3) => {
+                    Node::Conditional(self.id(&args[0])?, self.id(&args[1])?, self.id(&args[2])?)
                 }
-                (None, operators::MULTIPLY, 2) => {
-                    Node::Arithmetic(arg(0)?, arg(1)?, i64::checked_mul)
-                }
-                (None, operators::DIVIDE, 2) => {
-                    Node::Arithmetic(arg(0)?, arg(1)?, i64::checked_div)
-                }
-                (None, operators::MODULO, 2) => {
-                    Node::Arithmetic(arg(0)?, arg(1)?, i64::checked_rem)
-                }
-                (None, operators::INDEX, 2) => Node::Index(arg(0)?, arg(1)?),
-                (None, operators::IN, 2) => Node::In(arg(0)?, arg(1)?),
-                (None, "size", 1) => Node::Size(arg(0)?),
-                (Some(target), "size", 0) => Node::Size(boxed(target, variables)?),
-                (Some(target), "trim", 0) => Node::Trim(boxed(target, variables)?),
-                (None, "string", 1) => Node::String(arg(0)?),
-                (None, "bytes", 1) => Node::Bytes(arg(0)?),
-                (None, "int", 1) => Node::ToInt(arg(0)?),
-                (None, "dyn", 1) => node(&args[0], variables)?,
-                (None, "isQuantity", 1) => Node::IsQuantity(arg(0)?),
-                (None, "quantity", 1) => Node::Quantity(arg(0)?),
+                (None, "size", 1) => Node::Size(self.id(&args[0])?),
+                (Some(target), "size", 0) => Node::Size(self.id(target)?),
+                (Some(target), "trim", 0) => Node::Trim(self.id(target)?),
+                (None, "string", 1) => Node::String(self.id(&args[0])?),
+                (None, "bytes", 1) => Node::Bytes(self.id(&args[0])?),
+                (None, "int", 1) => Node::ToInt(self.id(&args[0])?),
+                (None, "dyn", 1) => self.node(&args[0])?,
+                (None, "isQuantity", 1) => Node::IsQuantity(self.id(&args[0])?),
+                (None, "quantity", 1) => Node::Quantity(self.id(&args[0])?),
                 (Some(target), method, 1) => {
-                    let target = boxed(target, variables)?;
+                    let target = self.id(target)?;
                     match method {
-                        "matches" => Node::Matches(target, Box::new(pattern(&args[0], variables)?)),
-                        "find" => Node::Find(target, Box::new(pattern(&args[0], variables)?)),
-                        "startsWith" => Node::StartsWith(target, arg(0)?),
-                        "endsWith" => Node::EndsWith(target, arg(0)?),
-                        "contains" => Node::Contains(target, arg(0)?),
-                        "split" => Node::Split(target, arg(0)?),
-                        "isLessThan" => Node::QuantityCompare(target, arg(0)?, Ordering::Less),
+                        "matches" => Node::Matches(target, self.pattern(&args[0])?),
+                        "find" => Node::Find(target, self.pattern(&args[0])?),
+                        "startsWith" => Node::StartsWith(target, self.id(&args[0])?),
+                        "endsWith" => Node::EndsWith(target, self.id(&args[0])?),
+                        "contains" => Node::Contains(target, self.id(&args[0])?),
+                        "split" => Node::Split(target, self.id(&args[0])?),
+                        "isLessThan" => {
+                            Node::QuantityCompare(target, self.id(&args[0])?, Ordering::Less)
+                        }
                         "isGreaterThan" => {
-                            Node::QuantityCompare(target, arg(0)?, Ordering::Greater)
+                            Node::QuantityCompare(target, self.id(&args[0])?, Ordering::Greater)
                         }
                         _ => return None,
                     }
                 }
                 _ => return None,
+            },
+        )
+    }
+
+    /// The operands of `left OP right` for an associative `OP`, with those that are
+    /// themselves `OP` (which `same` recognises) spliced in: the order of evaluation is the
+    /// written one.
+    fn flattened(
+        &mut self,
+        left: &IdedExpr,
+        right: &IdedExpr,
+        same: impl Fn(&Node) -> Result<Operands, ()>,
+    ) -> Option<Operands> {
+        let mut all = Vec::new();
+        for side in [left, right] {
+            let node = self.node(side)?;
+            match same(&node) {
+                Ok(inner) => {
+                    let first = inner.first as usize;
+                    all.extend_from_slice(&self.operands[first..][..inner.count as usize]);
+                    // The inner list was the last one written: its place is reused.
+                    if first + inner.count as usize == self.operands.len() {
+                        self.operands.truncate(first);
+                    }
+                }
+                Err(()) => all.push(self.push(node)?.0),
             }
         }
+        self.operands(&all)
+    }
+
+    /// A literal pattern is compiled once per expression; one that does not compile is left
+    /// to the interpreter, for its message.
+    fn pattern(&mut self, tree: &IdedExpr) -> Option<u32> {
+        let pattern = match &tree.expr {
+            Expr::Literal(LiteralValue::String(source)) => {
+                PatternArg::Literal(self.span(source.inner())?, OnceLock::new())
+            }
+            _ => PatternArg::Computed(self.id(tree)?),
+        };
+        self.patterns.push(pattern);
+        u32::try_from(self.patterns.len() - 1).ok()
+    }
+}
+
+/// How a binary operator's node is made from its operands' nodes, for the operators that
+/// take their operands as they are.
+fn binary(operator: &str) -> Option<fn(Id, Id) -> Node> {
+    Some(match operator {
+        operators::EQUALS => |a, b| Node::Equals(a, b, true),
+        operators::NOT_EQUALS => |a, b| Node::Equals(a, b, false),
+        operators::LESS => |a, b| Node::Compare(a, b, Comparison::Less),
+        operators::LESS_EQUALS => |a, b| Node::Compare(a, b, Comparison::LessOrEqual),
+        operators::GREATER => |a, b| Node::Compare(a, b, Comparison::Greater),
+        operators::GREATER_EQUALS => |a, b| Node::Compare(a, b, Comparison::GreaterOrEqual),
+        operators::ADD => Node::Add,
+        operators::SUBSTRACT => |a, b| Node::Arithmetic(a, b, Arithmetic::Subtract),
+        operators::MULTIPLY => |a, b| Node::Arithmetic(a, b, Arithmetic::Multiply),
+        operators::DIVIDE => |a, b| Node::Arithmetic(a, b, Arithmetic::Divide),
+        operators::MODULO => |a, b| Node::Arithmetic(a, b, Arithmetic::Remainder),
+        operators::INDEX => Node::Index,
+        operators::IN => Node::In,
         _ => return None,
     })
-}
-
-/// The operands of `left OP right` for an associative `OP`, with those that are themselves
-/// `OP` (which `same` takes apart) spliced in: the order of evaluation is the written one.
-fn operands(
-    left: &IdedExpr,
-    right: &IdedExpr,
-    variables: &[&'static str],
-    same: impl Fn(Node) -> Result<Vec<Node>, Node>,
-) -> Option<Vec<Node>> {
-    let mut all = Vec::new();
-    for side in [left, right] {
-        match same(node(side, variables)?) {
-            Ok(nodes) => all.extend(nodes),
-            Err(node) => all.push(node),
-        }
-    }
-    Some(all)
-}
-
-/// A literal pattern is compiled once per expression; one that does not compile is left to
-/// the interpreter, for its message.
-fn pattern(tree: &IdedExpr, variables: &[&'static str]) -> Option<PatternArg> {
-    if let Expr::Literal(LiteralValue::String(source)) = &tree.expr {
-        return Some(PatternArg::Literal(source.inner().into(), OnceLock::new()));
-    }
-    Some(PatternArg::Computed(boxed(tree, variables)?))
-}
-
-impl PatternArg {
-    /// `using` applied to the pattern. A literal's compiled pattern is borrowed: cloning its
-    /// `Arc` on every match would write to a cache line that every worker thread reads.
-    fn with_regex<'v, T>(
-        &'v self,
-        variables: &impl Variables<'v>,
-        using: impl FnOnce(&Pattern) -> T,
-    ) -> Option<T> {
-        match self {
-            PatternArg::Literal(source, regex) => regex
-                .get_or_init(|| super::pattern("matches", source).ok())
-                .as_deref()
-                .map(using),
-            PatternArg::Computed(source) => {
-                let regex = super::pattern("matches", &string(eval(source, variables)?)?).ok()?;
-                Some(using(&regex))
-            }
-        }
-    }
 }
 
 /// A JSON value as CEL reads it: integers are ints; numbers that are not (fractions, integers
@@ -393,208 +565,296 @@ fn is_plain_quantity(text: &str) -> bool {
     digits(whole, 12) && digits(fraction, 3)
 }
 
-fn eval<'v>(node: &'v Node, variables: &impl Variables<'v>) -> Option<Val<'v>> {
-    let value = |node: &'v Node| eval(node, variables);
-    Some(match node {
-        Node::Null => Val::Null,
-        Node::Bool(flag) => Val::Bool(*flag),
-        Node::Int(int) => Val::Int(*int),
-        Node::Str(text) => Val::Str(Cow::Borrowed(text)),
-        Node::Variable(name) => read(variables.get(name)?)?,
-        Node::Path(name, fields) => read(at(variables.get(name)?, fields)?)?,
-        Node::Select(operand, field) => match value(operand)? {
-            Val::Json(serde_json::Value::Object(fields)) => read(self::field(fields, field)?)?,
-            Val::Map(entries) => entries.into_iter().find(|(key, _)| *key == &**field)?.1,
-            _ => return None,
-        },
-        Node::Has(operand, field) => match value(operand)? {
-            Val::Json(serde_json::Value::Object(fields)) => {
-                Val::Bool(self::field(fields, field).is_some())
+/// One evaluation: the expression and where its variables come from.
+struct Eval<'v, 'e, V> {
+    direct: &'v Direct,
+    variables: &'e V,
+}
+
+impl<'v, V: Variables<'v>> Eval<'v, '_, V> {
+    #[inline]
+    fn root(&self, variable: u8) -> Option<&'v serde_json::Value> {
+        self.variables
+            .get(self.direct.roots.get(usize::from(variable))?)
+    }
+
+    /// `pattern` applied to `using`. A literal's compiled pattern is borrowed: cloning its
+    /// `Arc` on every match would write to a cache line that every worker thread reads.
+    fn with_regex<T>(&self, pattern: u32, using: impl FnOnce(&Pattern) -> T) -> Option<T> {
+        match self.direct.patterns.get(pattern as usize)? {
+            PatternArg::Literal(source, regex) => regex
+                .get_or_init(|| super::pattern("matches", self.direct.text(*source)).ok())
+                .as_deref()
+                .map(using),
+            PatternArg::Computed(source) => {
+                let regex = super::pattern("matches", &string(self.value(*source)?)?).ok()?;
+                Some(using(&regex))
             }
-            Val::Map(entries) => Val::Bool(entries.iter().any(|(key, _)| *key == &**field)),
-            _ => return None,
-        },
-        // As `has()` of the chain's last selection would: the steps before it must be
-        // mappings that have their field, and the last one a mapping.
-        Node::HasPath {
-            variable,
-            fields,
-            negated,
-        } => {
-            let (last, steps) = fields.split_last()?;
-            let serde_json::Value::Object(fields) = at(variables.get(variable)?, steps)? else {
-                return None;
-            };
-            Val::Bool(field(fields, last).is_some() != *negated)
         }
-        Node::Not(operand) => Val::Bool(!boolean(value(operand))?),
-        Node::Negate(operand) => match value(operand)? {
-            Val::Int(int) => Val::Int(int.checked_neg()?),
-            _ => return None,
-        },
-        // CEL's `&&` and `||` absorb an error on one side when the other decides; giving up on
-        // any error before an operand decides leaves those cases to the interpreter.
-        Node::All(operands) => {
-            for operand in operands {
-                if !boolean(value(operand))? {
-                    return Some(Val::Bool(false));
+    }
+
+    fn string(&self, id: Id) -> Option<Cow<'v, str>> {
+        string(self.value(id)?)
+    }
+
+    fn value(&self, id: Id) -> Option<Val<'v>> {
+        let direct = self.direct;
+        Some(match direct.nodes.get(id.0 as usize)? {
+            Node::Null => Val::Null,
+            Node::Bool(flag) => Val::Bool(*flag),
+            Node::Int(int) => Val::Int(*int),
+            Node::Str(text) => Val::Str(Cow::Borrowed(direct.text(*text))),
+            Node::Variable(variable) => read(self.root(*variable)?)?,
+            Node::Path(variable, fields) => {
+                read(walk(self.root(*variable)?, direct.text(*fields))?)?
+            }
+            Node::Select(operand, name) => match self.value(*operand)? {
+                Val::Json(serde_json::Value::Object(fields)) => {
+                    read(field(fields, direct.text(*name))?)?
                 }
-            }
-            Val::Bool(true)
-        }
-        Node::Any(operands) => {
-            for operand in operands {
-                if boolean(value(operand))? {
-                    return Some(Val::Bool(true));
+                Val::Map(entries) => {
+                    let name = direct.text(*name);
+                    entries.into_iter().find(|(key, _)| *key == name)?.1
                 }
-            }
-            Val::Bool(false)
-        }
-        Node::Conditional(parts) => {
-            let [condition, then, otherwise] = &**parts;
-            if boolean(value(condition))? {
-                value(then)?
-            } else {
-                value(otherwise)?
-            }
-        }
-        Node::Equals(left, right, equal) => {
-            Val::Bool(equals(value(left)?, value(right)?)? == *equal)
-        }
-        Node::Compare(left, right, holds) => {
-            let ordering = match (value(left)?, value(right)?) {
-                (Val::Int(a), Val::Int(b)) => a.cmp(&b),
-                (Val::Str(a), Val::Str(b)) => a.cmp(&b),
                 _ => return None,
-            };
-            Val::Bool(holds(ordering))
-        }
-        Node::Add(left, right) => match (value(left)?, value(right)?) {
-            (Val::Int(a), Val::Int(b)) => Val::Int(a.checked_add(b)?),
-            (Val::Str(a), Val::Str(b)) => Val::Str(Cow::Owned(a.into_owned() + &b)),
-            _ => return None,
-        },
-        Node::Arithmetic(left, right, operation) => match (value(left)?, value(right)?) {
-            (Val::Int(a), Val::Int(b)) => Val::Int(operation(a, b)?),
-            _ => return None,
-        },
-        Node::Index(operand, index) => match (value(operand)?, value(index)?) {
-            (Val::Json(serde_json::Value::Object(fields)), Val::Str(key)) => {
-                read(field(fields, &key)?)?
+            },
+            Node::Has(operand, name) => match self.value(*operand)? {
+                Val::Json(serde_json::Value::Object(fields)) => {
+                    Val::Bool(field(fields, direct.text(*name)).is_some())
+                }
+                Val::Map(entries) => {
+                    let name = direct.text(*name);
+                    Val::Bool(entries.iter().any(|(key, _)| *key == name))
+                }
+                _ => return None,
+            },
+            // As `has()` of the chain's last selection would: the steps before it must be
+            // mappings that have their field, and the last one a mapping.
+            Node::HasPath {
+                variable,
+                negated,
+                fields,
+            } => {
+                let mut value = self.root(*variable)?;
+                let mut names = names(direct.text(*fields)).peekable();
+                loop {
+                    let (name, fields) = (names.next()?, value.as_object()?);
+                    if names.peek().is_none() {
+                        break Val::Bool(field(fields, name).is_some() != *negated);
+                    }
+                    value = field(fields, name)?;
+                }
             }
-            (Val::Json(serde_json::Value::Array(items)), Val::Int(at)) => {
-                read(items.get(usize::try_from(at).ok()?)?)?
+            Node::Not(operand) => Val::Bool(!boolean(self.value(*operand))?),
+            Node::Negate(operand) => match self.value(*operand)? {
+                Val::Int(int) => Val::Int(int.checked_neg()?),
+                _ => return None,
+            },
+            // CEL's `&&` and `||` absorb an error on one side when the other decides; giving
+            // up on any error before an operand decides leaves those cases to the interpreter.
+            Node::All(operands) => {
+                for operand in direct.operands(*operands) {
+                    if !boolean(self.value(Id(*operand)))? {
+                        return Some(Val::Bool(false));
+                    }
+                }
+                Val::Bool(true)
             }
-            (Val::List(mut items), Val::Int(at)) => {
-                let at = usize::try_from(at).ok()?;
-                if at >= items.len() {
+            Node::Any(operands) => {
+                for operand in direct.operands(*operands) {
+                    if boolean(self.value(Id(*operand)))? {
+                        return Some(Val::Bool(true));
+                    }
+                }
+                Val::Bool(false)
+            }
+            Node::Conditional(condition, then, otherwise) => {
+                if boolean(self.value(*condition))? {
+                    self.value(*then)?
+                } else {
+                    self.value(*otherwise)?
+                }
+            }
+            Node::Equals(left, right, equal) => {
+                Val::Bool(equals(self.value(*left)?, self.value(*right)?)? == *equal)
+            }
+            Node::Compare(left, right, comparison) => {
+                let ordering = match (self.value(*left)?, self.value(*right)?) {
+                    (Val::Int(a), Val::Int(b)) => a.cmp(&b),
+                    (Val::Str(a), Val::Str(b)) => a.cmp(&b),
+                    _ => return None,
+                };
+                Val::Bool(comparison.holds(ordering))
+            }
+            Node::Add(left, right) => match (self.value(*left)?, self.value(*right)?) {
+                (Val::Int(a), Val::Int(b)) => Val::Int(a.checked_add(b)?),
+                (Val::Str(a), Val::Str(b)) => Val::Str(Cow::Owned(a.into_owned() + &b)),
+                _ => return None,
+            },
+            Node::Arithmetic(left, right, operation) => {
+                match (self.value(*left)?, self.value(*right)?) {
+                    (Val::Int(a), Val::Int(b)) => Val::Int(operation.apply(a, b)?),
+                    _ => return None,
+                }
+            }
+            Node::Index(operand, index) => match (self.value(*operand)?, self.value(*index)?) {
+                (Val::Json(serde_json::Value::Object(fields)), Val::Str(key)) => {
+                    read(field(fields, &key)?)?
+                }
+                (Val::Json(serde_json::Value::Array(items)), Val::Int(at)) => {
+                    read(items.get(usize::try_from(at).ok()?)?)?
+                }
+                (Val::List(mut items), Val::Int(at)) => {
+                    let at = usize::try_from(at).ok()?;
+                    if at >= items.len() {
+                        return None;
+                    }
+                    items.swap_remove(at)
+                }
+                _ => return None,
+            },
+            Node::In(element, container) => {
+                match (self.value(*element)?, self.value(*container)?) {
+                    (Val::Str(key), Val::Json(serde_json::Value::Object(fields))) => {
+                        Val::Bool(field(fields, &key).is_some())
+                    }
+                    (Val::Str(key), Val::Map(entries)) => {
+                        Val::Bool(entries.iter().any(|(known, _)| *known == key))
+                    }
+                    (element, Val::List(items)) => {
+                        Val::Bool(contains(&element, items.into_iter().map(Some))?)
+                    }
+                    (element, Val::Json(serde_json::Value::Array(items))) => {
+                        Val::Bool(contains(&element, items.iter().map(read))?)
+                    }
+                    _ => return None,
+                }
+            }
+            Node::List(elements) => Val::List(
+                direct
+                    .operands(*elements)
+                    .iter()
+                    .map(|element| self.value(Id(*element)))
+                    .collect::<Option<_>>()?,
+            ),
+            Node::Map(entries) => Val::Map(
+                direct
+                    .operands(*entries)
+                    .chunks_exact(3)
+                    .map(|entry| {
+                        let key = direct.text(Span {
+                            start: entry[0],
+                            len: entry[1],
+                        });
+                        Some((key, self.value(Id(entry[2]))?))
+                    })
+                    .collect::<Option<_>>()?,
+            ),
+            // The `cel` crate's size of a string is its length in bytes.
+            Node::Size(operand) => Val::Int(
+                i64::try_from(match self.value(*operand)? {
+                    Val::Str(text) | Val::Bytes(text) => text.len(),
+                    Val::Json(serde_json::Value::Array(items)) => items.len(),
+                    Val::Json(serde_json::Value::Object(fields)) => fields.len(),
+                    Val::Map(entries) => entries.len(),
+                    Val::List(items) => items.len(),
+                    _ => return None,
+                })
+                .ok()?,
+            ),
+            Node::String(operand) => match self.value(*operand)? {
+                Val::Str(text) => Val::Str(text),
+                Val::Int(int) => Val::Str(Cow::Owned(int.to_string())),
+                _ => return None,
+            },
+            // The `cel` crate reads a string as Rust's `i64::from_str` does.
+            Node::ToInt(operand) => match self.value(*operand)? {
+                Val::Int(int) => Val::Int(int),
+                Val::Str(text) => Val::Int(text.parse().ok()?),
+                _ => return None,
+            },
+            Node::Bytes(operand) => Val::Bytes(self.string(*operand)?),
+            Node::Matches(operand, pattern) => {
+                let text = self.string(*operand)?;
+                Val::Bool(self.with_regex(*pattern, |regex| regex.is_match(&text))?)
+            }
+            // The first match, or the empty string, as kiln's `find` gives it.
+            Node::Find(operand, pattern) => {
+                let text = self.string(*operand)?;
+                let found = self.with_regex(*pattern, |regex| regex.find(&text))?;
+                let found = found.unwrap_or(0..0);
+                Val::Str(match text {
+                    Cow::Borrowed(text) => Cow::Borrowed(&text[found]),
+                    Cow::Owned(text) => Cow::Owned(text[found].to_owned()),
+                })
+            }
+            Node::Trim(operand) => Val::Str(match self.string(*operand)? {
+                Cow::Borrowed(text) => Cow::Borrowed(text.trim()),
+                Cow::Owned(text) => Cow::Owned(text.trim().to_owned()),
+            }),
+            Node::StartsWith(operand, prefix) => Val::Bool(
+                self.string(*operand)?
+                    .starts_with(self.string(*prefix)?.as_ref()),
+            ),
+            Node::EndsWith(operand, suffix) => Val::Bool(
+                self.string(*operand)?
+                    .ends_with(self.string(*suffix)?.as_ref()),
+            ),
+            Node::Contains(operand, part) => Val::Bool(
+                self.string(*operand)?
+                    .contains(self.string(*part)?.as_ref()),
+            ),
+            Node::Split(operand, separator) => {
+                let separator = self.string(*separator)?;
+                if separator.is_empty() {
                     return None;
                 }
-                items.swap_remove(at)
+                match self.string(*operand)? {
+                    Cow::Borrowed(text) => Val::List(
+                        text.split(separator.as_ref())
+                            .map(|part| Val::Str(Cow::Borrowed(part)))
+                            .collect(),
+                    ),
+                    Cow::Owned(text) => Val::List(
+                        text.split(separator.as_ref())
+                            .map(|part| Val::Str(Cow::Owned(part.to_owned())))
+                            .collect(),
+                    ),
+                }
             }
-            _ => return None,
-        },
-        Node::In(element, container) => match (value(element)?, value(container)?) {
-            (Val::Str(key), Val::Json(serde_json::Value::Object(fields))) => {
-                Val::Bool(field(fields, &key).is_some())
+            // A plainly written quantity always parses, so its value is not computed here.
+            Node::IsQuantity(operand) => match is_plain_quantity(&self.string(*operand)?) {
+                true => Val::Bool(true),
+                false => return None,
+            },
+            Node::Quantity(operand) => Val::Quantity(plain_quantity(&self.string(*operand)?)?),
+            Node::QuantityCompare(left, right, wanted) => {
+                match (self.value(*left)?, self.value(*right)?) {
+                    (Val::Quantity(a), Val::Quantity(b)) => Val::Bool(a.cmp(&b) == *wanted),
+                    _ => return None,
+                }
             }
-            (Val::Str(key), Val::Map(entries)) => {
-                Val::Bool(entries.iter().any(|(known, _)| *known == key))
-            }
-            (element, Val::List(items)) => {
-                Val::Bool(contains(&element, items.into_iter().map(Some))?)
-            }
-            (element, Val::Json(serde_json::Value::Array(items))) => {
-                Val::Bool(contains(&element, items.iter().map(read))?)
-            }
-            _ => return None,
-        },
-        Node::List(elements) => Val::List(elements.iter().map(&value).collect::<Option<_>>()?),
-        Node::Map(entries) => Val::Map(
-            entries
-                .iter()
-                .map(|(key, node)| Some((key.as_str(), value(node)?)))
-                .collect::<Option<_>>()?,
-        ),
-        // The `cel` crate's size of a string is its length in bytes.
-        Node::Size(operand) => Val::Int(
-            i64::try_from(match value(operand)? {
-                Val::Str(text) | Val::Bytes(text) => text.len(),
-                Val::Json(serde_json::Value::Array(items)) => items.len(),
-                Val::Json(serde_json::Value::Object(fields)) => fields.len(),
-                Val::Map(entries) => entries.len(),
-                Val::List(items) => items.len(),
-                _ => return None,
-            })
-            .ok()?,
-        ),
-        Node::String(operand) => match value(operand)? {
-            Val::Str(text) => Val::Str(text),
-            Val::Int(int) => Val::Str(Cow::Owned(int.to_string())),
-            _ => return None,
-        },
-        // The `cel` crate reads a string as Rust's `i64::from_str` does.
-        Node::ToInt(operand) => match value(operand)? {
-            Val::Int(int) => Val::Int(int),
-            Val::Str(text) => Val::Int(text.parse().ok()?),
-            _ => return None,
-        },
-        Node::Bytes(operand) => Val::Bytes(string(value(operand)?)?),
-        Node::Matches(operand, pattern) => {
-            let text = string(value(operand)?)?;
-            Val::Bool(pattern.with_regex(variables, |regex| regex.is_match(&text))?)
-        }
-        // The first match, or the empty string, as kiln's `find` gives it.
-        Node::Find(operand, pattern) => {
-            let text = string(value(operand)?)?;
-            let found = pattern.with_regex(variables, |regex| regex.find(&text))?;
-            let found = found.unwrap_or(0..0);
-            Val::Str(match text {
-                Cow::Borrowed(text) => Cow::Borrowed(&text[found]),
-                Cow::Owned(text) => Cow::Owned(text[found].to_owned()),
-            })
-        }
-        Node::Trim(operand) => Val::Str(match string(value(operand)?)? {
-            Cow::Borrowed(text) => Cow::Borrowed(text.trim()),
-            Cow::Owned(text) => Cow::Owned(text.trim().to_owned()),
-        }),
-        Node::StartsWith(operand, prefix) => {
-            Val::Bool(string(value(operand)?)?.starts_with(string(value(prefix)?)?.as_ref()))
-        }
-        Node::EndsWith(operand, suffix) => {
-            Val::Bool(string(value(operand)?)?.ends_with(string(value(suffix)?)?.as_ref()))
-        }
-        Node::Contains(operand, part) => {
-            Val::Bool(string(value(operand)?)?.contains(string(value(part)?)?.as_ref()))
-        }
-        Node::Split(operand, separator) => {
-            let separator = string(value(separator)?)?;
-            if separator.is_empty() {
-                return None;
-            }
-            match string(value(operand)?)? {
-                Cow::Borrowed(text) => Val::List(
-                    text.split(separator.as_ref())
-                        .map(|part| Val::Str(Cow::Borrowed(part)))
-                        .collect(),
-                ),
-                Cow::Owned(text) => Val::List(
-                    text.split(separator.as_ref())
-                        .map(|part| Val::Str(Cow::Owned(part.to_owned())))
-                        .collect(),
-                ),
-            }
-        }
-        // A plainly written quantity always parses, so its value is not computed here.
-        Node::IsQuantity(operand) => match is_plain_quantity(&string(value(operand)?)?) {
-            true => Val::Bool(true),
-            false => return None,
-        },
-        Node::Quantity(operand) => Val::Quantity(plain_quantity(&string(value(operand)?)?)?),
-        Node::QuantityCompare(left, right, wanted) => match (value(left)?, value(right)?) {
-            (Val::Quantity(a), Val::Quantity(b)) => Val::Bool(a.cmp(&b) == *wanted),
-            _ => return None,
-        },
+        })
+    }
+}
+
+/// The value at a field chain (`spec.image`) below `value`, if every step is there: as a
+/// chain of selections reads it, each step must be a mapping that has the field.
+fn walk<'v>(mut value: &'v serde_json::Value, chain: &str) -> Option<&'v serde_json::Value> {
+    for name in names(chain) {
+        value = field(value.as_object()?, name)?;
+    }
+    Some(value)
+}
+
+/// The field names of a chain as [`Builder::chain`] writes it: no search for a separator.
+fn names(chain: &str) -> impl Iterator<Item = &str> {
+    let mut rest = chain;
+    std::iter::from_fn(move || {
+        let length = usize::from(*rest.as_bytes().first()?);
+        let name = rest.get(1..1 + length)?;
+        rest = &rest[1 + length..];
+        Some(name)
     })
 }
 
@@ -737,20 +997,30 @@ mod tests {
             .parse("!has(self.a.b) || !has(self.c) || (has(self.d) && self.e && self.f) || self.g")
             .unwrap();
         let direct = Direct::compile(&tree, &[SELF]).unwrap();
-        let Node::Any(operands) = &direct.root else {
+        let Node::Any(operands) = &direct.nodes[direct.root.0 as usize] else {
             panic!("{direct:?}");
         };
-        let shapes: Vec<String> = operands
+        let chain = |fields| {
+            super::names(direct.text(fields))
+                .collect::<Vec<_>>()
+                .join(".")
+        };
+        let shapes: Vec<String> = direct
+            .operands(*operands)
             .iter()
-            .map(|operand| match operand {
+            .map(|operand| match &direct.nodes[*operand as usize] {
                 Node::HasPath {
                     fields, negated, ..
-                } => format!("has {} {negated}", fields.join(".")),
-                Node::All(operands) => format!("all of {}", operands.len()),
-                Node::Path(_, fields) => fields.join("."),
+                } => format!("has {} {negated}", chain(*fields)),
+                Node::All(operands) => format!("all of {}", operands.count),
+                Node::Path(_, fields) => chain(*fields),
                 other => format!("{other:?}"),
             })
             .collect();
+        // Nothing is written twice: the inner `&&` list's place was reused, and only the
+        // nodes that are evaluated were kept.
+        assert_eq!(direct.operands.len(), 4 + 3, "{direct:?}");
+        assert_eq!(direct.nodes.len(), 4 + 3 + 1, "{direct:?}");
         assert_eq!(shapes, ["has a.b true", "has c true", "all of 3", "g"]);
     }
 
