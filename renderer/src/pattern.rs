@@ -33,15 +33,24 @@ pub const FULL_DFA_LIMIT: usize = 1 << 20;
 
 static FULL_DFAS: AtomicBool = AtomicBool::new(false);
 
-/// From now on, patterns are also built as full DFAs ([`Pattern`] says when that pays).
+/// From now on, patterns are also built as full DFAs ([`Pattern`] says when that pays), and
+/// a CEL expression's literal patterns are built when it compiles rather than when it first
+/// matches ([`builds_up_front`]).
 pub fn build_full_dfas() {
     FULL_DFAS.store(true, Ordering::Relaxed);
+}
+
+/// Whether this process asked for [`build_full_dfas`]: it is long-running, and building a
+/// pattern up front is what keeps that build off the first request that reaches it (up to
+/// about 30 ms for the secret-key check).
+pub fn builds_up_front() -> bool {
+    FULL_DFAS.load(Ordering::Relaxed)
 }
 
 impl Pattern {
     /// Compiles `source`; the error is the regex crate's own text.
     pub fn new(source: &str) -> Result<Pattern, String> {
-        Pattern::build(source, FULL_DFAS.load(Ordering::Relaxed))
+        Pattern::build(source, builds_up_front())
     }
 
     /// Compiles `source`, also as full DFAs with `full`.

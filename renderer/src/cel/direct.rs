@@ -476,12 +476,17 @@ impl Builder<'_> {
         self.operands(&all)
     }
 
-    /// A literal pattern is compiled once per expression; one that does not compile is left
-    /// to the interpreter, for its message.
+    /// A literal pattern is compiled once per expression: when first used, or now in a
+    /// long-running process ([`crate::pattern::builds_up_front`]). One that does not compile
+    /// is left to the interpreter, for its message.
     fn pattern(&mut self, tree: &IdedExpr) -> Option<u32> {
         let pattern = match &tree.expr {
             Expr::Literal(LiteralValue::String(source)) => {
-                PatternArg::Literal(self.span(source.inner())?, OnceLock::new())
+                let compiled = OnceLock::new();
+                if crate::pattern::builds_up_front() {
+                    let _ = compiled.set(super::pattern("matches", source.inner()).ok());
+                }
+                PatternArg::Literal(self.span(source.inner())?, compiled)
             }
             _ => PatternArg::Computed(self.id(tree)?),
         };

@@ -16,7 +16,7 @@ use std::sync::{Arc, LazyLock, Mutex};
 
 use kube_cel::KubeCelExt;
 pub use kube_cel::cel::Value;
-use kube_cel::cel::common::ast::{CallExpr, Expr};
+use kube_cel::cel::common::ast::{CallExpr, EntryExpr, Expr, LiteralValue};
 // The syntax and literal types, as `encoding` (shared with build.rs) names them.
 use kube_cel::cel::common::{ast, types};
 use kube_cel::cel::extractors::This;
@@ -156,6 +156,9 @@ impl Expression {
                 "calls {}, which kiln's CEL does not have",
                 missing.join(", ")
             )));
+        }
+        if crate::pattern::builds_up_front() {
+            build_literal_patterns(&original);
         }
         Ok(Expression {
             source: source.to_owned(),
@@ -488,6 +491,53 @@ fn pattern(name: &str, source: &str) -> Result<Arc<Pattern>, ExecutionError> {
     Ok(regex)
 }
 
+/// Builds now, into the cache of patterns, every literal pattern `tree` matches or finds with:
+/// a long-running process ([`crate::pattern::builds_up_front`]) would otherwise build each
+/// (determinizing it, up to about 30 ms) on the first request that reaches it, even in an
+/// expression left to the interpreter (`self.all(k, k.matches('^[A-Z]+$'))`). One that does
+/// not compile is left for evaluation to report.
+fn build_literal_patterns(tree: &IdedExpr) {
+    let mut pending = vec![tree];
+    while let Some(node) = pending.pop() {
+        match &node.expr {
+            Expr::Call(call) => {
+                if let (Some(_), "matches" | "find", [argument]) =
+                    (&call.target, call.func_name.as_str(), call.args.as_slice())
+                    && let Expr::Literal(LiteralValue::String(source)) = &argument.expr
+                {
+                    let _ = pattern(&call.func_name, source.inner());
+                }
+                pending.extend(call.target.as_deref());
+                pending.extend(&call.args);
+            }
+            Expr::Select(select) => pending.push(&select.operand),
+            Expr::Comprehension(comprehension) => pending.extend([
+                &comprehension.iter_range,
+                &comprehension.accu_init,
+                &comprehension.loop_cond,
+                &comprehension.loop_step,
+                &comprehension.result,
+            ]),
+            Expr::List(list) => pending.extend(&list.elements),
+            Expr::Map(map) => {
+                for entry in &map.entries {
+                    if let EntryExpr::MapEntry(entry) = &entry.expr {
+                        pending.extend([&entry.key, &entry.value]);
+                    }
+                }
+            }
+            Expr::Struct(object) => {
+                for entry in &object.entries {
+                    if let EntryExpr::StructField(field) = &entry.expr {
+                        pending.push(&field.value);
+                    }
+                }
+            }
+            Expr::Ident(_) | Expr::Literal(_) | Expr::Unspecified => {}
+        }
+    }
+}
+
 /// `string.matches(pattern)`: RE2 syntax, true when the pattern matches anywhere.
 fn cached_matches(
     This(this): This<Arc<String>>,
@@ -512,6 +562,23 @@ mod tests {
     fn eval(source: &str, value: serde_json::Value) -> Result<Value, String> {
         let expression = Expression::compile(source, &[SELF]).map_err(|e| e.0)?;
         expression.eval(&Scope::root(), &[(SELF, &value)])
+    }
+
+    /// What a long-running process builds when an expression compiles: every literal
+    /// pattern, wherever it sits (in a comprehension, a map, a message), and nothing else.
+    #[test]
+    fn literal_patterns_are_found_everywhere_in_an_expression() {
+        let tree = parse(
+            "self.all(k, k.matches('^warm-1$')) && {'a': [self.x.find('warm-2')]}.size() > 0 \
+             && self.y.matches(self.z) && 'warm-3'.contains('w') && !self.w.matches('(')",
+        )
+        .unwrap();
+        let cached = |source: &str| PATTERNS.lock().unwrap().contains_key(source);
+        assert!(!cached("^warm-1$") && !cached("warm-2"));
+        build_literal_patterns(&tree);
+        assert!(cached("^warm-1$") && cached("warm-2"));
+        // Not a pattern, or not one that compiles: left for evaluation.
+        assert!(!cached("warm-3") && !cached("("));
     }
 
     #[test]
