@@ -47,6 +47,10 @@ pub struct Direct {
     roots: Box<[&'static str]>,
 }
 
+/// The most variables one expression in direct form names (there are three: `self`, `values`
+/// and `variables`); [`Eval`] holds their values side by side.
+const MOST_ROOTS: usize = 4;
+
 /// A node's place in [`Direct::nodes`].
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Id(u32);
@@ -217,9 +221,13 @@ impl Direct {
 
     /// The value, or `None` where the interpreter must decide.
     pub fn eval<'v>(&'v self, variables: &impl Variables<'v>) -> Option<Val<'v>> {
+        let mut roots = [None; MOST_ROOTS];
+        for (root, name) in roots.iter_mut().zip(&self.roots) {
+            *root = variables.get(name);
+        }
         Eval {
             direct: self,
-            variables,
+            roots,
         }
         .value(self.root)
     }
@@ -293,10 +301,11 @@ impl Builder<'_> {
         let known = *self.variables.iter().find(|known| **known == name)?;
         let at = match self.roots.iter().position(|root| *root == known) {
             Some(at) => at,
-            None => {
+            None if self.roots.len() < MOST_ROOTS => {
                 self.roots.push(known);
                 self.roots.len() - 1
             }
+            None => return None,
         };
         u8::try_from(at).ok()
     }
@@ -570,17 +579,17 @@ fn is_plain_quantity(text: &str) -> bool {
     digits(whole, 12) && digits(fraction, 3)
 }
 
-/// One evaluation: the expression and where its variables come from.
-struct Eval<'v, 'e, V> {
+/// One evaluation: the expression and the values of its variables.
+struct Eval<'v> {
     direct: &'v Direct,
-    variables: &'e V,
+    /// The value of each of [`Direct::roots`], looked up once per evaluation.
+    roots: [Option<&'v serde_json::Value>; MOST_ROOTS],
 }
 
-impl<'v, V: Variables<'v>> Eval<'v, '_, V> {
+impl<'v> Eval<'v> {
     #[inline]
     fn root(&self, variable: u8) -> Option<&'v serde_json::Value> {
-        self.variables
-            .get(self.direct.roots.get(usize::from(variable))?)
+        *self.roots.get(usize::from(variable))?
     }
 
     /// `pattern` applied to `using`. A literal's compiled pattern is borrowed: cloning its
