@@ -565,7 +565,7 @@ mod tests {
     }
 
     /// What a long-running process builds when an expression compiles: every literal
-    /// pattern, wherever it sits (in a comprehension, a map, a message), and nothing else.
+    /// pattern, wherever it sits (in a comprehension, in a list inside a map), and nothing else.
     #[test]
     fn literal_patterns_are_found_everywhere_in_an_expression() {
         let tree = parse(
