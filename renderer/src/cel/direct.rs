@@ -275,18 +275,16 @@ impl Builder<'_> {
         })
     }
 
-    /// The field chain `chain` with `field` after it (`None` for an empty chain): in place
-    /// when `chain` ends the text, as a chain being built does.
+    /// The field chain `chain` with `field` after it (`None` for an empty chain), extended in
+    /// place: a chain being built is always the last thing written to the text (`None` if
+    /// not, leaving the expression to the interpreter).
     fn chain(&mut self, chain: Option<Span>, field: &str) -> Option<Span> {
         let length = u8::try_from(field.len())
             .ok()
             .filter(|length| *length < 128)?;
         let start = match chain {
             Some(span) if (span.start + span.len) as usize == self.text.len() => span.start,
-            Some(span) => {
-                let copy = self.text[span.start as usize..][..span.len as usize].to_owned();
-                self.span(&copy)?.start
-            }
+            Some(_) => return None,
             None => u32::try_from(self.text.len()).ok()?,
         };
         self.text.push(char::from(length));
