@@ -6,19 +6,28 @@
 //! each object written back to JSON through kube-core's `DynamicObject`. That reads the body
 //! three times and builds the object twice, through serde's buffering of flattened fields.
 //!
-//! The fast way parses the body once into JSON, refusing a repeated key as it goes, decodes
-//! only the small rest of the review typed, and takes each object as the JSON it already is,
-//! in the shape `DynamicObject` gives it (apiVersion, kind, metadata as kube-core writes an
-//! `ObjectMeta`, then the other fields in order). It gives up on anything else (malformed
-//! JSON, a repeated key, an object without string apiVersion and kind or without metadata),
-//! and the checked way then decides, so every message and every result is the checked way's.
-//! The fuzz property `admission_review` holds the two to the same result.
+//! The fast way reads the body once. The review around the objects is decoded typed, straight
+//! from the text, into a mirror of kube-core's types that knows every field they know and
+//! refuses any other ([`FastReview`]): serde refuses a known field written twice, so every key
+//! of the envelope is unique without building it as JSON first. The objects (and `options`)
+//! are read as JSON, refusing a repeated key as they are built ([`unique_keys`]), and each is
+//! taken as the JSON it already is, in the shape `DynamicObject` gives it (apiVersion, kind,
+//! metadata as kube-core writes an `ObjectMeta`, then the other fields in order). It gives up
+//! on anything else (malformed JSON, a repeated key, a field kube-core ignores, an object
+//! without string apiVersion and kind or without metadata), and the checked way then decides,
+//! so every message and every result is the checked way's. The fuzz property
+//! `admission_review` holds the two to the same result.
 //!
 //! [`unique_keys`]: crate::unique_keys
 
-use kube_core::admission::{AdmissionRequest, AdmissionReview};
-use kube_core::{DynamicObject, ObjectMeta};
-use serde::Deserialize as _;
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::authentication::v1::UserInfo;
+use k8s_openapi::apimachinery::pkg::runtime::RawExtension;
+use kube_core::admission::{AdmissionRequest, AdmissionReview, Operation};
+use kube_core::{DynamicObject, GroupVersionKind, GroupVersionResource, ObjectMeta, TypeMeta};
+use serde::de::value::MapDeserializer;
+use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 
 /// A review's request as `admit` reads it.
@@ -76,12 +85,50 @@ pub fn checked(body: &str) -> Result<Admission, Malformed> {
 
 /// The fast way, or `None` where the checked way must decide.
 pub fn fast(body: &str) -> Option<Admission> {
-    let mut body = crate::unique_keys::parse(body).ok()?;
-    let request = body.get_mut("request")?.as_object_mut()?;
-    let object = take_object(request, "object")?;
-    let old_object = take_object(request, "oldObject")?;
-    let review: AdmissionReview<DynamicObject> = serde_json::from_value(body).ok()?;
-    let request = request_of(review).ok()?;
+    let review: FastReview = serde_json::from_str(body).ok()?;
+    check_types(&review.api_version, &review.kind).ok()?;
+    let request = review.request;
+    let object = match request.object {
+        None => None,
+        Some(object) => Some(as_dynamic_object(object)?),
+    };
+    let old_object = match request.old_object {
+        None => None,
+        Some(object) => Some(as_dynamic_object(object)?),
+    };
+    let user = request.user_info;
+    let request = AdmissionRequest {
+        types: TypeMeta {
+            api_version: review.api_version,
+            kind: review.kind,
+        },
+        uid: request.uid,
+        kind: request.kind.into(),
+        resource: request.resource.into_kube()?,
+        sub_resource: request.sub_resource,
+        request_kind: request.request_kind.map(Into::into),
+        request_resource: match request.request_resource {
+            None => None,
+            Some(resource) => Some(resource.into_kube()?),
+        },
+        request_sub_resource: request.request_sub_resource,
+        name: request.name,
+        namespace: request.namespace,
+        operation: request.operation,
+        user_info: UserInfo {
+            username: user.username,
+            uid: user.uid,
+            groups: user.groups,
+            extra: match user.extra {
+                None => None,
+                Some(extra) => Some(BTreeMap::deserialize(extra).ok()?),
+            },
+        },
+        object: None,
+        old_object: None,
+        dry_run: request.dry_run,
+        options: request.options.map(RawExtension),
+    };
     Some(Admission {
         request,
         object: object.map(Ok),
@@ -89,14 +136,131 @@ pub fn fast(body: &str) -> Option<Admission> {
     })
 }
 
+/// An AdmissionReview as the fast way reads it: the fields `AdmissionReview` and its request
+/// have, typed as kube-core and k8s-openapi type them, and no other. Where those types would
+/// skip a field they do not know, unread (and so unchecked for repeated keys), this one
+/// refuses the body, and the checked way reads it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct FastReview {
+    api_version: String,
+    kind: String,
+    request: FastRequest,
+}
+
+/// `AdmissionRequest`, field for field (its `types` come from the review).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct FastRequest {
+    uid: String,
+    kind: FastKind,
+    resource: FastResource,
+    #[serde(default)]
+    sub_resource: Option<String>,
+    #[serde(default)]
+    request_kind: Option<FastKind>,
+    #[serde(default)]
+    request_resource: Option<FastResource>,
+    #[serde(default)]
+    request_sub_resource: Option<String>,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    namespace: Option<String>,
+    operation: Operation,
+    user_info: FastUser,
+    #[serde(default, deserialize_with = "unique_json")]
+    object: Option<Value>,
+    #[serde(default, deserialize_with = "unique_json")]
+    old_object: Option<Value>,
+    #[serde(default)]
+    dry_run: bool,
+    #[serde(default, deserialize_with = "unique_json")]
+    options: Option<Value>,
+}
+
+/// `GroupVersionKind`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FastKind {
+    group: String,
+    version: String,
+    kind: String,
+}
+
+impl From<FastKind> for GroupVersionKind {
+    fn from(
+        FastKind {
+            group,
+            version,
+            kind,
+        }: FastKind,
+    ) -> GroupVersionKind {
+        GroupVersionKind {
+            group,
+            version,
+            kind,
+        }
+    }
+}
+
+/// `GroupVersionResource` as a review carries it, without the `api_version` kube-core adds.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FastResource {
+    group: String,
+    version: String,
+    resource: String,
+}
+
+impl FastResource {
+    /// kube-core's type, as its own decode makes it: its `api_version` is private and decodes
+    /// empty when the review has none, where its constructor would fill it in.
+    fn into_kube(self) -> Option<GroupVersionResource> {
+        let fields = [
+            ("group", self.group),
+            ("version", self.version),
+            ("resource", self.resource),
+        ];
+        let fields = MapDeserializer::<_, serde::de::value::Error>::new(fields.into_iter());
+        GroupVersionResource::deserialize(fields).ok()
+    }
+}
+
+/// `UserInfo`; `extra`, a mapping, is read as JSON to refuse a repeated key.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FastUser {
+    #[serde(default)]
+    username: Option<String>,
+    #[serde(default)]
+    uid: Option<String>,
+    #[serde(default)]
+    groups: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "unique_json")]
+    extra: Option<Value>,
+}
+
+/// A JSON value read with no repeated key; null is `None`, as for an `Option` field.
+fn unique_json<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, D::Error> {
+    match crate::unique_keys::value(deserializer)? {
+        Value::Null => Ok(None),
+        value => Ok(Some(value)),
+    }
+}
+
 /// The version and kind check, then the request itself.
 fn request_of(
     review: AdmissionReview<DynamicObject>,
 ) -> Result<AdmissionRequest<DynamicObject>, Malformed> {
-    let (api_version, kind) = (
-        review.types.api_version.as_str(),
-        review.types.kind.as_str(),
-    );
+    check_types(&review.types.api_version, &review.types.kind)?;
+    review
+        .try_into()
+        .map_err(|error| format!("AdmissionReview without a usable request: {error}"))
+}
+
+/// An AdmissionReview of a version kiln answers, or the 400's detail.
+fn check_types(api_version: &str, kind: &str) -> Result<(), Malformed> {
     if kind != "AdmissionReview"
         || !matches!(
             api_version,
@@ -109,23 +273,12 @@ fn request_of(
             shorten(kind)
         ));
     }
-    review
-        .try_into()
-        .map_err(|error| format!("AdmissionReview without a usable request: {error}"))
+    Ok(())
 }
 
 /// At most 64 characters of a client-supplied string, for messages.
 fn shorten(text: &str) -> String {
     text.chars().take(64).collect()
-}
-
-/// Takes the object at `key` out of `request`, leaving null: `Some(None)` when there is none,
-/// `None` when it is not in `DynamicObject`'s shape.
-fn take_object(request: &mut Map<String, Value>, key: &str) -> Option<Option<Value>> {
-    match request.get_mut(key).map(Value::take) {
-        None | Some(Value::Null) => Some(None),
-        Some(object) => as_dynamic_object(object).map(Some),
-    }
 }
 
 /// `object` as `DynamicObject` writes it back, or `None` when its shape is not the plain one:
@@ -214,6 +367,94 @@ mod tests {
             object["metadata"],
             serde_json::json!({"labels": {"a": "1", "b": "2"}, "name": "catalog"})
         );
+    }
+
+    #[test]
+    fn every_field_of_a_request_reads_the_same_both_ways() {
+        let object = r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c"}}"#;
+        let body = format!(
+            r#"{{"apiVersion":"admission.k8s.io/v1beta1","kind":"AdmissionReview","request":{{
+            "uid":"u","kind":{{"group":"","version":"v1","kind":"ConfigMap"}},
+            "resource":{{"group":"","version":"v1","resource":"configmaps"}},
+            "subResource":"status","requestSubResource":null,
+            "requestKind":{{"group":"","version":"v1","kind":"ConfigMap"}},
+            "requestResource":{{"group":"","version":"v1","resource":"configmaps"}},
+            "name":"c","namespace":null,"operation":"UPDATE",
+            "userInfo":{{"username":"system:serviceaccount:ci:deployer","uid":"1",
+              "groups":["system:serviceaccounts"],
+              "extra":{{"authentication.kubernetes.io/credential-id":["JTI=x"]}}}},
+            "object":{object},"oldObject":null,"dryRun":true,
+            "options":{{"apiVersion":"meta.k8s.io/v1","kind":"UpdateOptions"}}}}}}"#
+        );
+        let (request, object, old) = same(&body);
+        assert_eq!(
+            request["userInfo"]["extra"]["authentication.kubernetes.io/credential-id"][0],
+            "JTI=x"
+        );
+        assert_eq!(request["options"]["kind"], "UpdateOptions");
+        assert_eq!(request["dryRun"], true);
+        assert!(object.is_some() && old.is_none());
+        // The least a request carries: every optional field left out.
+        let least = r#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{
+            "uid":"u","kind":{"group":"","version":"v1","kind":"Pod"},
+            "resource":{"group":"","version":"v1","resource":"pods"},
+            "operation":"DELETE","userInfo":{}}}"#;
+        let (request, object, old) = same(least);
+        assert_eq!(request["name"], "");
+        assert!(object.is_none() && old.is_none());
+    }
+
+    #[test]
+    fn a_field_kube_core_skips_or_a_repeated_key_around_the_object_goes_the_checked_way() {
+        let review = |request: &str| {
+            format!(
+                r#"{{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{{
+                "kind":{{"group":"","version":"v1","kind":"Pod"}},
+                "resource":{{"group":"","version":"v1","resource":"pods"}},
+                "operation":"CREATE",{request}}}}}"#
+            )
+        };
+        // Fields kube-core reads past unchecked: the checked way reads them, and its result.
+        for request in [
+            r#""uid":"u","userInfo":{},"note":{"a":1}"#,
+            r#""uid":"u","userInfo":{"nickname":"x"}"#,
+        ] {
+            let body = review(request);
+            assert!(fast(&body).is_none(), "{request}");
+            assert!(checked(&body).is_ok(), "{request}");
+        }
+        // A key written twice, at any depth: the checked way's refusal (serde's own for a
+        // field the typed decode knows, the located one of the repeated-key walk for others).
+        for (request, refusal) in [
+            (
+                r#""uid":"u","uid":"v","userInfo":{}"#,
+                "duplicate field `uid`",
+            ),
+            (
+                r#""uid":"u","userInfo":{"username":"a","username":"b"}"#,
+                "request.userInfo.username: duplicate key",
+            ),
+            (
+                r#""uid":"u","userInfo":{"extra":{"k":["1"],"k":["2"]}}"#,
+                "request.userInfo.extra.k: duplicate key",
+            ),
+            (
+                r#""uid":"u","userInfo":{},"options":{"a":1,"a":2}"#,
+                "request.options.a: duplicate key",
+            ),
+        ] {
+            let body = review(request);
+            assert!(fast(&body).is_none(), "{request}");
+            let error = review_error(&body);
+            assert!(error.contains(refusal), "{error}");
+        }
+    }
+
+    fn review_error(body: &str) -> String {
+        match review(body) {
+            Ok(_) => panic!("read: {body}"),
+            Err(error) => error,
+        }
     }
 
     #[test]

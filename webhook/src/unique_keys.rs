@@ -8,9 +8,9 @@
 //! `check` is one walk of the body with serde's visitor API (keys compared once escapes are decoded),
 //! after it decoded as an AdmissionReview, so a malformed body keeps serde's message about the
 //! review's shape. serde_json's recursion limit (128) bounds its depth; its error adds the line
-//! and column of the repeated key. `parse` builds the body's JSON value in the same single
-//! pass and refuses a repeated key as it inserts it; its error is short, for a caller that
-//! then asks `check` for the located one.
+//! and column of the repeated key. `value` builds a JSON value (a field of a typed decode that
+//! holds arbitrary JSON) in one pass and refuses a repeated key as it inserts it; its error is
+//! short, for a caller that then asks `check` for the located one.
 
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -27,16 +27,14 @@ pub fn check(json: &str) -> Result<(), serde_json::Error> {
     deserializer.end()
 }
 
-/// `json` as a value, or an error if it is malformed or an object in it holds a key twice.
-pub fn parse(json: &str) -> Result<serde_json::Value, serde_json::Error> {
-    let mut deserializer = serde_json::Deserializer::from_str(json);
+/// The value `deserializer` holds, or an error if an object in it holds a key twice: for a
+/// field of a typed decode that holds arbitrary JSON.
+pub fn value<'de, D: Deserializer<'de>>(deserializer: D) -> Result<serde_json::Value, D::Error> {
     let mut pending = Vec::with_capacity(32);
-    let value = UniqueValue {
+    UniqueValue {
         pending: &mut pending,
     }
-    .deserialize(&mut deserializer)?;
-    deserializer.end()?;
-    Ok(value)
+    .deserialize(deserializer)
 }
 
 /// Builds a value as serde_json's own `Value` does, but a repeated key is an error.
