@@ -131,6 +131,11 @@ impl FromStr for Quantity {
 /// compare above any realistic quantity), smaller non-zero ones round up to one nano-unit,
 /// as Kubernetes rounds them.
 fn parse_exact(text: &str) -> Option<Quantity> {
+    parse_plain(text).or_else(|| parse_general(text))
+}
+
+/// Every spelling: signs, fractions, exponents, saturation.
+fn parse_general(text: &str) -> Option<Quantity> {
     let (negative, unsigned) = match text.as_bytes().first()? {
         b'-' => (true, &text[1..]),
         b'+' => (false, &text[1..]),
@@ -220,6 +225,37 @@ fn parse_exact(text: &str) -> Option<Quantity> {
     })
 }
 
+/// What specs write (`2`, `500m`, `4Gi`): up to 18 digits and a suffix that scales by a whole
+/// number of nano-units, read without the general path's text handling. `None` sends every
+/// other spelling, and any value near saturation, to the general path.
+fn parse_plain(text: &str) -> Option<Quantity> {
+    let bytes = text.as_bytes();
+    let digits = bytes
+        .iter()
+        .position(|b| !b.is_ascii_digit())
+        .unwrap_or(bytes.len());
+    if digits == 0 || digits > 18 {
+        return None;
+    }
+    let whole = bytes[..digits].iter().fold(0i128, |number, digit| {
+        number * 10 + i128::from(digit - b'0')
+    });
+    let nanos_per: i128 = match &text[digits..] {
+        "" => NANOS_PER_UNIT,
+        "m" => NANOS_PER_UNIT / 1_000,
+        "k" => NANOS_PER_UNIT * 1_000,
+        "M" => NANOS_PER_UNIT * 1_000_000,
+        "G" => NANOS_PER_UNIT * 1_000_000_000,
+        "Ki" => NANOS_PER_UNIT << 10,
+        "Mi" => NANOS_PER_UNIT << 20,
+        "Gi" => NANOS_PER_UNIT << 30,
+        "Ti" => NANOS_PER_UNIT << 40,
+        _ => return None,
+    };
+    let nanos = whole.checked_mul(nanos_per)?;
+    (nanos < SATURATION_NANOS).then_some(Quantity { nanos })
+}
+
 /// 10^29 units in nano-units: quantities this large saturate.
 const SATURATION_NANOS: i128 = 10i128.pow(38);
 
@@ -273,6 +309,33 @@ mod tests {
     fn q(text: &str) -> Quantity {
         text.parse()
             .unwrap_or_else(|_| panic!("{text} should parse"))
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_plain_reading_is_the_general_one(text in "0{0,3}[0-9]{1,19}(m|k|M|G|Ki|Mi|Gi|Ti|n|E|Pi|e3)?") {
+            let plain = parse_plain(&text);
+            if plain.is_some() {
+                proptest::prop_assert_eq!(plain, parse_general(&text));
+            }
+        }
+    }
+
+    #[test]
+    fn plain_quantities_take_the_plain_reading() {
+        for text in ["2", "500m", "4Gi", "128Mi", "0", "1k"] {
+            assert!(parse_plain(text).is_some(), "{text}");
+            assert_eq!(parse_plain(text), parse_general(text), "{text}");
+        }
+        for text in ["1.5", "-1", "+1", "1e3", "2Pi", "", "Gi", "1 Gi"] {
+            assert!(parse_plain(text).is_none(), "{text}");
+        }
+        // Near saturation the general path decides.
+        assert!(parse_plain("999999999999999999Ti").is_none());
+        assert_eq!(
+            q("999999999999999999Ti"),
+            q("99999999999999999999999999999999")
+        );
     }
 
     #[test]
