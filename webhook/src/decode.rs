@@ -8,15 +8,15 @@
 //!
 //! The fast way reads the body once. The review around the objects is decoded typed, straight
 //! from the text, into a mirror of kube-core's types that knows every field they know and
-//! refuses any other ([`FastReview`]): serde refuses a known field written twice, so every key
-//! of the envelope is unique without building it as JSON first. The objects (and `options`)
-//! are read as JSON, refusing a repeated key as they are built ([`unique_keys`]), and each is
-//! taken as the JSON it already is, in the shape `DynamicObject` gives it (apiVersion, kind,
-//! metadata as kube-core writes an `ObjectMeta`, then the other fields in order). It gives up
-//! on anything else (malformed JSON, a repeated key, a field kube-core ignores, an object
-//! without string apiVersion and kind or without metadata), and the checked way then decides,
-//! so every message and every result is the checked way's. The fuzz property
-//! `admission_review` holds the two to the same result.
+//! refuses any other (`FastReview`): serde refuses a known field written twice, so every key
+//! of the envelope is unique without building it as JSON first. The objects, `options` and
+//! `userInfo.extra` are read as JSON, refusing a repeated key as they are built
+//! ([`unique_keys`]), and each object is taken as the JSON it already is, in the shape
+//! `DynamicObject` gives it (apiVersion, kind, metadata as kube-core writes an `ObjectMeta`,
+//! then the other fields in order). It gives up on anything else (malformed JSON, a repeated
+//! key, a field kube-core ignores, an object without string apiVersion and kind or without
+//! metadata), and the checked way then decides, so every message and every result is the
+//! checked way's. The fuzz property `admission_review` holds the two to the same result.
 //!
 //! [`unique_keys`]: crate::unique_keys
 
