@@ -27,39 +27,29 @@ use crate::pattern::Pattern;
 use crate::quantity::Quantity;
 
 /// An expression in direct form: its nodes side by side in one slice, children before their
-/// parent, then the operand lists of its `&&`, `||`, lists and maps, and every name and
-/// string it holds in one text. A review evaluates some thirty expressions with its caches
-/// cold (the server's TLS and HTTP work ran in between), and in a server the lines a review
-/// reads push out those TLS and HTTP use next. So what an expression reads is this header,
-/// one cache line (`align(64)`, the variables it names held here as indices), a few adjacent
-/// lines of nodes and a line or two of text: not a box per node, a buffer per field chain or
-/// an allocation per kind of part.
+/// parent, and every name and string it holds in one text. A review evaluates some thirty
+/// expressions with its caches cold (the server's TLS and HTTP work ran in between), so what
+/// an expression reads is a few adjacent cache lines, not a box per node and a buffer per
+/// field chain.
 #[derive(Debug)]
-#[repr(align(64))]
 pub struct Direct {
-    /// The nodes, then from `operands_at` on the operand lists as [`Node::Operands`].
     nodes: Box<[Node]>,
+    root: Id,
     /// Field chains (each field's length in one byte, then its name: CEL identifiers are
     /// ASCII), string literals, map keys and literal patterns.
     text: Box<str>,
+    /// The operands of `&&`, `||` and list literals, three entries per map-literal entry
+    /// (key start, key length, value).
+    operands: Box<[u32]>,
     patterns: Box<[PatternArg]>,
-    root: Id,
-    operands_at: u32,
-    /// The variables the expression names, as places in [`ROOT_NAMES`]; [`NO_ROOT`] after
-    /// the last.
-    roots: [u8; MOST_ROOTS],
+    /// The variables the expression names, as the caller's list holds them: the constants
+    /// evaluations bind, so looking one up compares pointers first.
+    roots: Box<[&'static str]>,
 }
 
-/// The variables a direct form may name: the constants evaluations bind, so that looking one
-/// up compares pointers first. An expression naming another has no direct form.
-const ROOT_NAMES: [&str; 3] = [super::SELF, super::VALUES, super::VARIABLES];
-
-/// The most variables one expression in direct form names; [`Eval`] holds their values side
-/// by side.
-const MOST_ROOTS: usize = ROOT_NAMES.len();
-
-/// An unused place in [`Direct::roots`].
-const NO_ROOT: u8 = u8::MAX;
+/// The most variables one expression in direct form names (there are three: `self`, `values`
+/// and `variables`); [`Eval`] holds their values side by side.
+const MOST_ROOTS: usize = 4;
 
 /// A node's place in [`Direct::nodes`].
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -72,17 +62,12 @@ struct Span {
     len: u32,
 }
 
-/// An operand list: its first entry's place among the operand entries (a multiple of three,
-/// so that a list starts a node of entries and a map entry, three entries, is one node) and
-/// its length.
+/// A part of [`Direct::operands`].
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Operands {
     first: u32,
     count: u32,
 }
-
-/// Operand entries to a [`Node::Operands`].
-const ENTRIES_PER_NODE: usize = 3;
 
 /// Sixteen bytes each: four to a cache line.
 #[derive(Debug)]
@@ -138,13 +123,9 @@ enum Node {
     IsQuantity(Id),
     Quantity(Id),
     QuantityCompare(Id, Id, Ordering),
-    /// Three operand entries, after the last node (from [`Direct::operands_at`] on): node ids
-    /// of `&&`, `||` and list operands, or a map entry's key start, key length and value.
-    Operands([u32; ENTRIES_PER_NODE]),
 }
 
 const _: () = assert!(std::mem::size_of::<Node>() == 16);
-const _: () = assert!(std::mem::size_of::<Direct>() == 64);
 
 #[derive(Debug, Clone, Copy)]
 enum Comparison {
@@ -228,32 +209,20 @@ impl Direct {
             roots: Vec::new(),
         };
         let root = builder.id(tree)?;
-        let operands_at = u32::try_from(builder.nodes.len()).ok()?;
-        let mut nodes = builder.nodes;
-        nodes.extend(builder.operands.chunks(ENTRIES_PER_NODE).map(|chunk| {
-            let mut entries = [0; ENTRIES_PER_NODE];
-            entries[..chunk.len()].copy_from_slice(chunk);
-            Node::Operands(entries)
-        }));
-        let mut roots = [NO_ROOT; MOST_ROOTS];
-        roots[..builder.roots.len()].copy_from_slice(&builder.roots);
         Some(Direct {
-            nodes: nodes.into(),
-            text: builder.text.into(),
-            patterns: builder.patterns.into(),
+            nodes: builder.nodes.into(),
             root,
-            operands_at,
-            roots,
+            text: builder.text.into(),
+            operands: builder.operands.into(),
+            patterns: builder.patterns.into(),
+            roots: builder.roots.into(),
         })
     }
 
     /// The value, or `None` where the interpreter must decide.
     pub fn eval<'v>(&'v self, variables: &impl Variables<'v>) -> Option<Val<'v>> {
         let mut roots = [None; MOST_ROOTS];
-        for (root, name) in roots.iter_mut().zip(self.roots) {
-            let Some(name) = ROOT_NAMES.get(usize::from(name)) else {
-                break;
-            };
+        for (root, name) in roots.iter_mut().zip(&self.roots) {
             *root = variables.get(name);
         }
         Eval {
@@ -268,26 +237,9 @@ impl Direct {
         &self.text[span.start as usize..][..span.len as usize]
     }
 
-    /// The nodes holding `operands`' entries, the last one padded with zeros.
-    fn operand_nodes(&self, operands: Operands) -> impl Iterator<Item = &[u32; ENTRIES_PER_NODE]> {
-        let first = self.operands_at as usize + operands.first as usize / ENTRIES_PER_NODE;
-        let count = (operands.count as usize).div_ceil(ENTRIES_PER_NODE);
-        self.nodes
-            .get(first..first + count)
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|node| match node {
-                Node::Operands(entries) => Some(entries),
-                _ => None,
-            })
-    }
-
-    /// The entries of `operands`.
-    fn operands(&self, operands: Operands) -> impl Iterator<Item = u32> {
-        self.operand_nodes(operands)
-            .flatten()
-            .copied()
-            .take(operands.count as usize)
+    #[inline]
+    fn operands(&self, operands: Operands) -> &[u32] {
+        &self.operands[operands.first as usize..][..operands.count as usize]
     }
 }
 
@@ -298,8 +250,7 @@ struct Builder<'a> {
     text: String,
     operands: Vec<u32>,
     patterns: Vec<PatternArg>,
-    /// Places in [`ROOT_NAMES`].
-    roots: Vec<u8>,
+    roots: Vec<&'static str>,
 }
 
 impl Builder<'_> {
@@ -345,24 +296,19 @@ impl Builder<'_> {
     }
 
     fn root(&mut self, name: &str) -> Option<u8> {
-        if !self.variables.contains(&name) {
-            return None;
-        }
-        let name = u8::try_from(ROOT_NAMES.iter().position(|known| *known == name)?).ok()?;
-        let at = match self.roots.iter().position(|root| *root == name) {
+        let known = *self.variables.iter().find(|known| **known == name)?;
+        let at = match self.roots.iter().position(|root| *root == known) {
             Some(at) => at,
-            None => {
-                self.roots.push(name);
+            None if self.roots.len() < MOST_ROOTS => {
+                self.roots.push(known);
                 self.roots.len() - 1
             }
+            None => return None,
         };
         u8::try_from(at).ok()
     }
 
     fn operands(&mut self, ids: &[u32]) -> Option<Operands> {
-        // Each list starts a node of entries.
-        let aligned = self.operands.len().next_multiple_of(ENTRIES_PER_NODE);
-        self.operands.resize(aligned, 0);
         let first = u32::try_from(self.operands.len()).ok()?;
         self.operands.extend_from_slice(ids);
         Some(Operands {
@@ -720,7 +666,7 @@ impl<'v> Eval<'v> {
             // up on any error before an operand decides leaves those cases to the interpreter.
             Node::All(operands) => {
                 for operand in direct.operands(*operands) {
-                    if !boolean(self.value(Id(operand)))? {
+                    if !boolean(self.value(Id(*operand)))? {
                         return Some(Val::Bool(false));
                     }
                 }
@@ -728,7 +674,7 @@ impl<'v> Eval<'v> {
             }
             Node::Any(operands) => {
                 for operand in direct.operands(*operands) {
-                    if boolean(self.value(Id(operand)))? {
+                    if boolean(self.value(Id(*operand)))? {
                         return Some(Val::Bool(true));
                     }
                 }
@@ -799,12 +745,14 @@ impl<'v> Eval<'v> {
             Node::List(elements) => Val::List(
                 direct
                     .operands(*elements)
-                    .map(|element| self.value(Id(element)))
+                    .iter()
+                    .map(|element| self.value(Id(*element)))
                     .collect::<Option<_>>()?,
             ),
             Node::Map(entries) => Val::Map(
                 direct
-                    .operand_nodes(*entries)
+                    .operands(*entries)
+                    .chunks_exact(3)
                     .map(|entry| {
                         let key = direct.text(Span {
                             start: entry[0],
@@ -898,8 +846,6 @@ impl<'v> Eval<'v> {
                     _ => return None,
                 }
             }
-            // Entries, not a node: no id leads here.
-            Node::Operands(_) => return None,
         })
     }
 }
@@ -1073,7 +1019,8 @@ mod tests {
         };
         let shapes: Vec<String> = direct
             .operands(*operands)
-            .map(|operand| match &direct.nodes[operand as usize] {
+            .iter()
+            .map(|operand| match &direct.nodes[*operand as usize] {
                 Node::HasPath {
                     fields, negated, ..
                 } => format!("has {} {negated}", chain(*fields)),
@@ -1082,11 +1029,10 @@ mod tests {
                 other => format!("{other:?}"),
             })
             .collect();
-        // Nothing is written twice: the inner `||` lists' places were reused, and only the
-        // nodes that are evaluated were kept. The `&&` list's three entries fill one node of
-        // entries, the `||` list's four two more.
-        assert_eq!(direct.operands_at, 4 + 3 + 1, "{direct:?}");
-        assert_eq!(direct.nodes.len(), 4 + 3 + 1 + 1 + 2, "{direct:?}");
+        // Nothing is written twice: the inner `&&` list's place was reused, and only the
+        // nodes that are evaluated were kept.
+        assert_eq!(direct.operands.len(), 4 + 3, "{direct:?}");
+        assert_eq!(direct.nodes.len(), 4 + 3 + 1, "{direct:?}");
         assert_eq!(shapes, ["has a.b true", "has c true", "all of 3", "g"]);
     }
 
