@@ -4,7 +4,11 @@
 # requests/s when wrk shares the machine's cores with the server. /validate and /mutate at 32
 # connections, 5 s each, with the bodies and certificate bench/webhook.sh writes (run it first).
 # usage: bench/webhook-cpu.sh [ROUNDS] [NAME=KILN_WEBHOOK_BINARY...]
-# The release build of this checkout is always `now`. Results: bench/out/webhook-cpu.md.
+# The release build of this checkout is always `now`. Results: bench/out/webhook-cpu.md, with
+# each build's median requests/s against the first other build's, round by round, at the end.
+# BENCH_SECONDS (default 5) and BENCH_ENDPOINTS (default "validate mutate") shorten a run: on
+# a shared machine whose speed drifts over minutes, many short rounds compare builds better
+# than a few long ones.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds="${1:-3}"
@@ -30,10 +34,11 @@ report=bench/out/webhook-cpu.md
 echo "| round | endpoint | build | requests/s | user µs/request | system µs/request |" >"$report"
 echo "|---:|---|---|---:|---:|---:|" >>"$report"
 for round in $(seq "$rounds"); do
-  for endpoint in validate mutate; do
+  for endpoint in ${BENCH_ENDPOINTS:-validate mutate}; do
     for i in "${!bins[@]}"; do
       read -r user0 system0 < <(awk '{print $14, $15}' "/proc/${pids[$i]}/stat")
-      result=$(wrk -t 2 -c 32 -d 5s -s "$out/post.lua" "https://127.0.0.1:$((18460 + i))/$endpoint")
+      result=$(wrk -t 2 -c 32 -d "${BENCH_SECONDS:-5}s" -s "$out/post.lua" \
+        "https://127.0.0.1:$((18460 + i))/$endpoint")
       read -r user1 system1 < <(awk '{print $14, $15}' "/proc/${pids[$i]}/stat")
       requests=$(awk '/requests in/ {print $1}' <<<"$result")
       rps=$(awk '/Requests\/sec/ {printf "%.0f", $2}' <<<"$result")
@@ -43,4 +48,26 @@ for round in $(seq "$rounds"); do
     done
   done
 done
+# Per endpoint and build: the median over rounds of its requests/s divided by the first other
+# build's in the same round.
+if [ "${#names[@]}" -gt 1 ]; then
+  echo >>"$report"
+  python3 - "$report" "${names[1]}" >>"$report" <<'PY'
+import collections, statistics, sys
+report, base = sys.argv[1], sys.argv[2]
+rps = {}
+for line in open(report):
+    cells = [cell.strip() for cell in line.split("|")[1:-1]]
+    if len(cells) == 6 and cells[0].isdigit():
+        rps[cells[0], cells[1], cells[2]] = float(cells[3])
+ratios = collections.defaultdict(list)
+for (round_, endpoint, build), value in rps.items():
+    if build != base and (round_, endpoint, base) in rps:
+        ratios[endpoint, build].append(value / rps[round_, endpoint, base])
+for (endpoint, build), values in sorted(ratios.items()):
+    print(f"{endpoint} {build}: median {100 * statistics.median(values):.1f}% of {base}'s "
+          f"requests/s over {len(values)} rounds (lowest {100 * min(values):.1f}%, "
+          f"highest {100 * max(values):.1f}%)")
+PY
+fi
 cat "$report"
