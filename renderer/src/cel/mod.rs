@@ -499,46 +499,60 @@ fn pattern(name: &str, source: &str) -> Result<Arc<Pattern>, ExecutionError> {
 fn build_literal_patterns(tree: &IdedExpr) {
     let mut pending = vec![tree];
     while let Some(node) = pending.pop() {
-        match &node.expr {
-            Expr::Call(call) => {
-                if let (Some(_), "matches" | "find", [argument]) =
-                    (&call.target, call.func_name.as_str(), call.args.as_slice())
-                    && let Expr::Literal(LiteralValue::String(source)) = &argument.expr
-                {
-                    let _ = pattern(&call.func_name, source.inner());
-                }
-                pending.extend(call.target.as_deref());
-                pending.extend(&call.args);
-            }
-            Expr::Select(select) => pending.push(&select.operand),
-            Expr::Comprehension(comprehension) => pending.extend([
-                &comprehension.iter_range,
-                &comprehension.accu_init,
-                &comprehension.loop_cond,
-                &comprehension.loop_step,
-                &comprehension.result,
-            ]),
-            Expr::List(list) => pending.extend(&list.elements),
-            Expr::Map(map) => {
-                for entry in &map.entries {
-                    if let EntryExpr::MapEntry(entry) = &entry.expr {
-                        pending.extend([&entry.key, &entry.value]);
-                    }
-                }
-            }
-            Expr::Struct(object) => {
-                for entry in &object.entries {
-                    if let EntryExpr::StructField(field) = &entry.expr {
-                        pending.push(&field.value);
-                    }
-                }
-            }
-            Expr::Ident(_) | Expr::Literal(_) | Expr::Unspecified => {}
+        if let Expr::Call(call) = &node.expr
+            && let (Some(_), "matches" | "find", [argument]) =
+                (&call.target, call.func_name.as_str(), call.args.as_slice())
+            && let Expr::Literal(LiteralValue::String(source)) = &argument.expr
+        {
+            let _ = pattern(&call.func_name, source.inner());
         }
+        pending.extend(subexpressions(node));
     }
 }
 
-/// `string.matches(pattern)`: RE2 syntax, true when the pattern matches anywhere.
+/// The expressions directly inside `tree`, in the order written: a call's target and
+/// arguments, a selection's operand, list elements, map keys and values, struct field values,
+/// and a comprehension's range, initial value, condition, step and result. For walks that do
+/// the same at every node; one that binds names (a comprehension's variables) walks itself.
+pub(crate) fn subexpressions(tree: &IdedExpr) -> Vec<&IdedExpr> {
+    match &tree.expr {
+        Expr::Call(call) => call
+            .target
+            .as_deref()
+            .into_iter()
+            .chain(&call.args)
+            .collect(),
+        Expr::Select(select) => vec![&select.operand],
+        Expr::Comprehension(comprehension) => vec![
+            &comprehension.iter_range,
+            &comprehension.accu_init,
+            &comprehension.loop_cond,
+            &comprehension.loop_step,
+            &comprehension.result,
+        ],
+        Expr::List(list) => list.elements.iter().collect(),
+        Expr::Map(map) => map
+            .entries
+            .iter()
+            .flat_map(|entry| entry_values(&entry.expr))
+            .collect(),
+        Expr::Struct(object) => object
+            .entries
+            .iter()
+            .flat_map(|entry| entry_values(&entry.expr))
+            .collect(),
+        Expr::Ident(_) | Expr::Literal(_) | Expr::Unspecified => Vec::new(),
+    }
+}
+
+/// A map entry's key and value, or a struct field's value.
+fn entry_values(entry: &EntryExpr) -> Vec<&IdedExpr> {
+    match entry {
+        EntryExpr::MapEntry(entry) => vec![&entry.key, &entry.value],
+        EntryExpr::StructField(field) => vec![&field.value],
+    }
+}
+
 fn cached_matches(
     This(this): This<Arc<String>>,
     regex: Arc<String>,

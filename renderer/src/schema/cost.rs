@@ -14,7 +14,7 @@
 
 use std::collections::HashMap;
 
-use kube_cel::cel::common::ast::{EntryExpr, Expr, IdedExpr};
+use kube_cel::cel::common::ast::{Expr, IdedExpr};
 
 use super::{Schema, Type};
 use crate::finding::FieldPath;
@@ -166,25 +166,18 @@ fn find(expr: &IdedExpr, scope: &Scope<'_>, in_loop: bool) -> Option<String> {
                     path = show(&reached.path)
                 ));
             }
-            call.target
-                .iter()
-                .map(|target| target.as_ref())
-                .chain(&call.args)
-                .find_map(|part| find(part, scope, in_loop))
+            parts(expr, scope, in_loop)
         }
-        Expr::Select(select) => find(&select.operand, scope, in_loop),
-        Expr::List(list) => list
-            .elements
-            .iter()
-            .find_map(|element| find(element, scope, in_loop)),
-        Expr::Map(map) => map.entries.iter().find_map(|entry| match &entry.expr {
-            EntryExpr::MapEntry(entry) => {
-                find(&entry.key, scope, in_loop).or_else(|| find(&entry.value, scope, in_loop))
-            }
-            EntryExpr::StructField(field) => find(&field.value, scope, in_loop),
-        }),
+        Expr::Select(_) | Expr::List(_) | Expr::Map(_) => parts(expr, scope, in_loop),
         _ => None,
     }
+}
+
+/// The first unbounded part of the expressions directly inside `expr`.
+fn parts(expr: &IdedExpr, scope: &Scope<'_>, in_loop: bool) -> Option<String> {
+    crate::cel::subexpressions(expr)
+        .into_iter()
+        .find_map(|part| find(part, scope, in_loop))
 }
 
 /// The schema node an expression denotes, when it is a chain of fields and indexes from
