@@ -88,14 +88,8 @@ pub fn fast(body: &str) -> Option<Admission> {
     let review: FastReview = serde_json::from_str(body).ok()?;
     check_types(&review.api_version, &review.kind).ok()?;
     let request = review.request;
-    let object = match request.object {
-        None => None,
-        Some(object) => Some(as_dynamic_object(object)?),
-    };
-    let old_object = match request.old_object {
-        None => None,
-        Some(object) => Some(as_dynamic_object(object)?),
-    };
+    let object = converted(request.object, as_dynamic_object)?;
+    let old_object = converted(request.old_object, as_dynamic_object)?;
     let user = request.user_info;
     let request = AdmissionRequest {
         types: TypeMeta {
@@ -107,10 +101,7 @@ pub fn fast(body: &str) -> Option<Admission> {
         resource: request.resource.into_kube()?,
         sub_resource: request.sub_resource,
         request_kind: request.request_kind.map(Into::into),
-        request_resource: match request.request_resource {
-            None => None,
-            Some(resource) => Some(resource.into_kube()?),
-        },
+        request_resource: converted(request.request_resource, FastResource::into_kube)?,
         request_sub_resource: request.request_sub_resource,
         name: request.name,
         namespace: request.namespace,
@@ -119,10 +110,7 @@ pub fn fast(body: &str) -> Option<Admission> {
             username: user.username,
             uid: user.uid,
             groups: user.groups,
-            extra: match user.extra {
-                None => None,
-                Some(extra) => Some(BTreeMap::deserialize(extra).ok()?),
-            },
+            extra: converted(user.extra, |extra| BTreeMap::deserialize(extra).ok())?,
         },
         object: None,
         old_object: None,
@@ -134,6 +122,15 @@ pub fn fast(body: &str) -> Option<Admission> {
         object: object.map(Ok),
         old_object,
     })
+}
+
+/// An optional field converted by `convert`: `Some(None)` when it is absent, `None` (the
+/// fast way gives up) when `convert` does.
+fn converted<T, U>(field: Option<T>, convert: impl FnOnce(T) -> Option<U>) -> Option<Option<U>> {
+    match field {
+        None => Some(None),
+        Some(value) => convert(value).map(Some),
+    }
 }
 
 /// An AdmissionReview as the fast way reads it: the fields `AdmissionReview` and its request
