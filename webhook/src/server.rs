@@ -15,7 +15,8 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -24,7 +25,7 @@ use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::time::Instant;
 use tower::ServiceExt as _;
 
@@ -175,9 +176,9 @@ impl Connection {
             .max_buf_size(MAX_READ_BUFFER)
             .keep_alive(true);
         let mut served = std::pin::pin!(http.serve_connection(io, service));
+        let mut look = std::pin::pin!(tokio::time::sleep_until(clock.next_look(Instant::now())));
         let mut draining = false;
         loop {
-            let deadline = clock.deadline();
             tokio::select! {
                 result = served.as_mut() => {
                     if let Err(error) = result {
@@ -185,12 +186,13 @@ impl Connection {
                     }
                     return;
                 }
-                () = clock.changed.notified() => {}
-                () = sleep_until(deadline) => {
-                    if let Some(reason) = clock.expired() {
+                () = look.as_mut() => {
+                    let now = Instant::now();
+                    if let Some(reason) = clock.expired(now) {
                         // Dropping the connection closes the socket; no request is in flight.
                         return self.dropped(reason);
                     }
+                    look.as_mut().reset(clock.next_look(now));
                 }
                 _ = self.stopped.changed(), if !draining => {
                     // Shutting down: finish the request in flight, then close.
@@ -206,13 +208,6 @@ impl Connection {
             .connections_dropped
             .get_or_create(&DropLabels { reason })
             .inc();
-    }
-}
-
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(deadline) => tokio::time::sleep_until(deadline).await,
-        None => std::future::pending().await,
     }
 }
 
@@ -234,7 +229,7 @@ impl Drop for OpenGauge<'_> {
 }
 
 /// What a connection is waiting for, and since when.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 enum Phase {
     /// The head of a request, whose first byte (or the end of the handshake) came at `since`.
     Head { since: Instant },
@@ -246,57 +241,84 @@ enum Phase {
 
 /// The per-connection timers. Hyper's own header timeout starts when a connection is ready
 /// for a request, so it cannot tell a kept-alive idle connection from a slow head; this can.
+///
+/// A request moves the phase three times (bytes arrive, handling starts, the answer goes
+/// out), so a move is one atomic store: no lock, and no wake-up of the connection's task.
+/// The connection's watcher instead looks at the phase at deadlines it sets itself
+/// ([`Clock::next_look`]): while no head is being read it looks again at least every
+/// `header_read_timeout`, so a head that starts in between is seen before its own deadline
+/// and that deadline is then kept to the timer's precision.
 struct Clock {
     limits: ConnectionLimits,
-    phase: Mutex<Phase>,
-    changed: Notify,
+    /// The zero of the times stored in `phase`.
+    origin: Instant,
+    /// The phase, as [`Clock::encode_at`] packs it.
+    phase: AtomicU64,
 }
+
+const HEAD: u64 = 0;
+const HANDLING: u64 = 1;
+const IDLE: u64 = 2;
 
 impl Clock {
     fn new(limits: ConnectionLimits) -> Self {
+        let origin = Instant::now();
         Clock {
             limits,
-            phase: Mutex::new(Phase::Head {
-                since: Instant::now(),
-            }),
-            changed: Notify::new(),
+            origin,
+            phase: AtomicU64::new(Clock::encode_at(origin, Phase::Head { since: origin })),
         }
     }
 
-    fn set(&self, next: impl FnOnce(Phase) -> Option<Phase>) {
-        let mut phase = self.phase.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(next) = next(*phase) {
-            *phase = next;
-            drop(phase);
-            self.changed.notify_one();
+    /// The phase's tag in the low two bits, its `since` in nanoseconds after `origin` above
+    /// them (enough for 146 years of connection).
+    fn encode_at(origin: Instant, phase: Phase) -> u64 {
+        let after =
+            |since: Instant| (since - origin).as_nanos().min(u128::from(u64::MAX >> 2)) as u64;
+        match phase {
+            Phase::Head { since } => after(since) << 2 | HEAD,
+            Phase::Handling => HANDLING,
+            Phase::Idle { since } => after(since) << 2 | IDLE,
         }
+    }
+
+    fn phase(&self) -> Phase {
+        let word = self.phase.load(Ordering::Relaxed);
+        let since = self.origin + Duration::from_nanos(word >> 2);
+        match word & 3 {
+            HEAD => Phase::Head { since },
+            HANDLING => Phase::Handling,
+            _ => Phase::Idle { since },
+        }
+    }
+
+    fn set(&self, phase: Phase) {
+        self.phase
+            .store(Clock::encode_at(self.origin, phase), Ordering::Relaxed);
     }
 
     /// Bytes of a request arrived: an idle connection starts reading a head.
     fn bytes_arrived(&self) {
-        self.set(|phase| match phase {
-            Phase::Idle { .. } => Some(Phase::Head {
+        if self.phase.load(Ordering::Relaxed) & 3 == IDLE {
+            self.set(Phase::Head {
                 since: Instant::now(),
-            }),
-            _ => None,
-        });
+            });
+        }
     }
 
     fn request_started(&self) {
-        self.set(|_| Some(Phase::Handling));
+        self.set(Phase::Handling);
     }
 
     fn request_answered(&self) {
-        self.set(|_| {
-            Some(Phase::Idle {
-                since: Instant::now(),
-            })
+        self.set(Phase::Idle {
+            since: Instant::now(),
         });
     }
 
     /// When the current phase runs out of time, and what to call it then.
     fn limit(&self) -> Option<(Instant, &'static str)> {
-        match *self.phase.lock().unwrap_or_else(|p| p.into_inner()) {
+        match self.phase() {
             Phase::Head { since } => {
                 Some((since + self.limits.header_read_timeout, "header_timeout"))
             }
@@ -305,14 +327,21 @@ impl Clock {
         }
     }
 
-    fn deadline(&self) -> Option<Instant> {
-        self.limit().map(|(deadline, _)| deadline)
+    /// When the watcher should look at the phase next, `now` being when it looks: at the
+    /// current phase's deadline, and no later than one `header_read_timeout` from now, since
+    /// a head may start at any moment without telling it.
+    fn next_look(&self, now: Instant) -> Instant {
+        let soon = now + self.limits.header_read_timeout;
+        match self.limit() {
+            Some((deadline, _)) => deadline.min(soon),
+            None => soon,
+        }
     }
 
-    /// The reason to close, if the current phase has run out of time.
-    fn expired(&self) -> Option<&'static str> {
+    /// The reason to close, if the current phase has run out of time at `now`.
+    fn expired(&self, now: Instant) -> Option<&'static str> {
         self.limit()
-            .filter(|(deadline, _)| Instant::now() >= *deadline)
+            .filter(|(deadline, _)| now >= *deadline)
             .map(|(_, reason)| reason)
     }
 }
@@ -365,5 +394,104 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
 
     fn is_write_vectored(&self) -> bool {
         self.inner.is_write_vectored()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMITS: ConnectionLimits = ConnectionLimits {
+        handshake_timeout: Duration::from_secs(5),
+        header_read_timeout: Duration::from_secs(10),
+        idle_timeout: Duration::from_secs(120),
+        max_connections: 1,
+    };
+
+    fn since(clock: &Clock) -> Instant {
+        match clock.phase() {
+            Phase::Head { since } | Phase::Idle { since } => since,
+            Phase::Handling => panic!("handling has no start"),
+        }
+    }
+
+    #[test]
+    fn each_phase_keeps_its_start_and_runs_out_at_its_own_limit() {
+        let clock = Clock::new(LIMITS);
+        // The first head is counted from the end of the handshake.
+        assert_eq!(
+            clock.phase(),
+            Phase::Head {
+                since: clock.origin
+            }
+        );
+        let head_ends = clock.origin + LIMITS.header_read_timeout;
+        assert_eq!(clock.expired(head_ends - Duration::from_nanos(1)), None);
+        assert_eq!(clock.expired(head_ends), Some("header_timeout"));
+
+        clock.request_started();
+        assert_eq!(clock.phase(), Phase::Handling);
+        assert_eq!(
+            clock.expired(clock.origin + Duration::from_secs(3600)),
+            None
+        );
+
+        clock.request_answered();
+        let idle_since = since(&clock);
+        assert!(matches!(clock.phase(), Phase::Idle { .. }));
+        let idle_ends = idle_since + LIMITS.idle_timeout;
+        assert_eq!(clock.expired(idle_ends - Duration::from_nanos(1)), None);
+        assert_eq!(clock.expired(idle_ends), Some("idle_timeout"));
+
+        // Bytes in the middle of a head do not restart it; the first byte after idling does.
+        clock.bytes_arrived();
+        let head_since = since(&clock);
+        assert!(matches!(clock.phase(), Phase::Head { .. }) && head_since >= idle_since);
+        clock.bytes_arrived();
+        assert_eq!(clock.phase(), Phase::Head { since: head_since });
+    }
+
+    /// The watcher is not told when a head starts: looking at least every
+    /// header_read_timeout while idle or handling, it still sees the head before its deadline
+    /// and then waits for exactly that deadline.
+    #[test]
+    fn a_head_that_starts_while_idle_is_cut_off_at_its_own_deadline() {
+        let clock = Clock::new(LIMITS);
+        clock.request_started();
+        let look = clock.next_look(Instant::now());
+        assert!(look <= Instant::now() + LIMITS.header_read_timeout);
+        clock.request_answered();
+        let looked_at = Instant::now();
+        let next = clock.next_look(looked_at);
+        assert_eq!(next, looked_at + LIMITS.header_read_timeout);
+        assert!(next < since(&clock) + LIMITS.idle_timeout);
+
+        clock.bytes_arrived();
+        let deadline = since(&clock) + LIMITS.header_read_timeout;
+        assert!(
+            next <= deadline,
+            "the watcher would look only after the head's deadline"
+        );
+        assert_eq!(
+            clock.expired(next.min(deadline - Duration::from_nanos(1))),
+            None
+        );
+        assert_eq!(clock.next_look(next), deadline);
+        assert_eq!(clock.expired(deadline), Some("header_timeout"));
+    }
+
+    #[test]
+    fn an_idle_connection_is_looked_at_until_its_idle_limit() {
+        let clock = Clock::new(LIMITS);
+        clock.request_answered();
+        let idle_ends = since(&clock) + LIMITS.idle_timeout;
+        let mut look = since(&clock);
+        let mut looks = 0;
+        while clock.expired(look).is_none() {
+            look = clock.next_look(look);
+            looks += 1;
+        }
+        assert_eq!(look, idle_ends);
+        assert_eq!(looks, 12, "one look per header_read_timeout over 120 s");
     }
 }
