@@ -285,16 +285,86 @@ fn as_dynamic_object(object: Value) -> Option<Value> {
     let Value::Object(mut fields) = object else {
         return None;
     };
+    // The API server writes an object's keys sorted, so apiVersion, kind and metadata come
+    // first, where `DynamicObject` writes them: only metadata changes, in place.
+    let in_order = {
+        let mut leading = fields.iter_mut();
+        match (leading.next(), leading.next(), leading.next()) {
+            (Some((a, api_version)), Some((k, kind)), Some((m, metadata)))
+                if a == "apiVersion" && k == "kind" && m == "metadata" =>
+            {
+                if !api_version.is_string() || !kind.is_string() {
+                    return None;
+                }
+                *metadata = object_meta(std::mem::take(metadata))?;
+                true
+            }
+            _ => false,
+        }
+    };
+    if in_order {
+        return Some(Value::Object(fields));
+    }
     let api_version = fields.shift_remove("apiVersion").filter(Value::is_string)?;
     let kind = fields.shift_remove("kind").filter(Value::is_string)?;
-    let metadata = fields.shift_remove("metadata")?;
-    let metadata = serde_json::to_value(ObjectMeta::deserialize(&metadata).ok()?).ok()?;
+    let metadata = object_meta(fields.shift_remove("metadata")?)?;
     let mut written = Map::with_capacity(fields.len() + 3);
     written.insert("apiVersion".to_owned(), api_version);
     written.insert("kind".to_owned(), kind);
     written.insert("metadata".to_owned(), metadata);
     written.extend(fields);
     Some(Value::Object(written))
+}
+
+/// `metadata` as `ObjectMeta` writes it back, or `None` when it is not one.
+fn object_meta(metadata: Value) -> Option<Value> {
+    match metadata {
+        Value::Object(fields) if is_plain_metadata(&fields) => Some(plain_metadata(fields)),
+        metadata => serde_json::to_value(ObjectMeta::deserialize(&metadata).ok()?).ok(),
+    }
+}
+
+/// Whether every field of `metadata` is one `ObjectMeta` reads as plain JSON: names and
+/// other strings, integers, string maps (labels, annotations), string lists (finalizers), or
+/// `null` for any of them. Times, owner references, managed fields and unknown fields are
+/// read and written by `ObjectMeta` itself.
+fn is_plain_metadata(metadata: &Map<String, Value>) -> bool {
+    metadata.iter().all(|(key, value)| {
+        value.is_null()
+            || match key.as_str() {
+                "generateName" | "name" | "namespace" | "resourceVersion" | "selfLink" | "uid" => {
+                    value.is_string()
+                }
+                "deletionGracePeriodSeconds" | "generation" => value.is_i64(),
+                "annotations" | "labels" => value
+                    .as_object()
+                    .is_some_and(|map| map.values().all(Value::is_string)),
+                "finalizers" => value
+                    .as_array()
+                    .is_some_and(|list| list.iter().all(Value::is_string)),
+                _ => false,
+            }
+    })
+}
+
+/// Plain `metadata` as `ObjectMeta` writes it back, without building one: `null` fields left
+/// out, fields in name order (k8s-openapi writes them so), string maps sorted by key (they are
+/// `BTreeMap`s).
+fn plain_metadata(metadata: Map<String, Value>) -> Value {
+    let mut fields: Vec<(String, Value)> = metadata
+        .into_iter()
+        .filter(|(_, value)| !value.is_null())
+        .map(|(key, value)| match value {
+            Value::Object(map) => {
+                let mut entries: Vec<(String, Value)> = map.into_iter().collect();
+                entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+                (key, Value::Object(entries.into_iter().collect()))
+            }
+            value => (key, value),
+        })
+        .collect();
+    fields.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    Value::Object(fields.into_iter().collect())
 }
 
 #[cfg(test)]
@@ -312,6 +382,53 @@ mod tests {
             "name":"catalog","namespace":"shop","operation":"UPDATE",
             "userInfo":{{"username":"admin"}},"object":{object},"oldObject":{object}}}}}"#
         )
+    }
+
+    /// Plain metadata written back without `ObjectMeta` is what `ObjectMeta` writes back, in
+    /// the same order; anything else is left to `ObjectMeta`.
+    #[test]
+    fn plain_metadata_is_written_as_object_meta_writes_it() {
+        let through_object_meta = |metadata: &Value| {
+            serde_json::to_value(ObjectMeta::deserialize(metadata).unwrap()).unwrap()
+        };
+        let plain = [
+            r#"{}"#,
+            r#"{"name": "web"}"#,
+            r#"{"uid": "u", "name": "web", "namespace": "shop", "generateName": "w-",
+                "resourceVersion": "12", "selfLink": "/x", "generation": 3,
+                "deletionGracePeriodSeconds": -1}"#,
+            r#"{"name": null, "labels": null, "generation": null, "finalizers": null}"#,
+            r#"{"labels": {"z": "1", "a": "2", "app.kubernetes.io/name": "web", "": ""},
+                "annotations": {"b": "x", "a": "y"}, "finalizers": ["b", "a"], "name": ""}"#,
+            r#"{"labels": {}, "annotations": {}, "finalizers": []}"#,
+        ];
+        for text in plain {
+            let metadata: Value = serde_json::from_str(text).unwrap();
+            let fields = metadata.as_object().unwrap();
+            assert!(is_plain_metadata(fields), "{text}");
+            let written = plain_metadata(fields.clone());
+            let expected = through_object_meta(&metadata);
+            // Equal, and in the same order (a map compares equal in any order).
+            assert_eq!(written, expected, "{text}");
+            assert_eq!(written.to_string(), expected.to_string(), "{text}");
+        }
+        let not_plain = [
+            r#"{"creationTimestamp": "2024-05-01T10:00:00Z"}"#,
+            r#"{"managedFields": []}"#,
+            r#"{"ownerReferences": []}"#,
+            r#"{"unknown": "x"}"#,
+            r#"{"name": 1}"#,
+            r#"{"generation": 1.5}"#,
+            r#"{"generation": 18446744073709551615}"#,
+            r#"{"labels": {"a": 1}}"#,
+            r#"{"labels": {"a": null}}"#,
+            r#"{"labels": []}"#,
+            r#"{"finalizers": ["a", 2]}"#,
+        ];
+        for text in not_plain {
+            let metadata: Value = serde_json::from_str(text).unwrap();
+            assert!(!is_plain_metadata(metadata.as_object().unwrap()), "{text}");
+        }
     }
 
     fn same(body: &str) -> (Value, Option<Value>, Option<Value>) {
@@ -364,6 +481,22 @@ mod tests {
             object["metadata"],
             serde_json::json!({"labels": {"a": "1", "b": "2"}, "name": "catalog"})
         );
+        // Plain metadata (written back without `ObjectMeta`), in place and moved to the front.
+        for object in [
+            r#"{"apiVersion":"v1","kind":"K","metadata":{"name":"c","labels":{"b":"2","a":"1"},
+                "finalizers":["f"],"generation":2,"uid":null},"spec":{}}"#,
+            r#"{"spec":{},"kind":"K","metadata":{"namespace":"n","annotations":{"z":"","y":""}},
+                "apiVersion":"v1"}"#,
+        ] {
+            let (_, object, _) = same(&api_server_review(object));
+            let written = serde_json::to_string(&object.unwrap()["metadata"]).unwrap();
+            assert!(
+                written
+                    == r#"{"finalizers":["f"],"generation":2,"labels":{"a":"1","b":"2"},"name":"c"}"#
+                    || written == r#"{"annotations":{"y":"","z":""},"namespace":"n"}"#,
+                "{written}"
+            );
+        }
     }
 
     #[test]
