@@ -292,16 +292,22 @@ impl Finding {
     /// The finding without object or position: `spec.replicas: must be at least 0 (got -1)`.
     /// This is the text the webhook returns, one line per finding.
     pub fn message_line(&self) -> String {
-        let mut line = String::new();
+        use std::fmt::Write as _;
+        // Written in place: every webhook answer with a finding builds this line.
+        let mut line = String::with_capacity(
+            self.message.len() + self.hint.as_ref().map_or(0, |h| h.len() + 8) + 48,
+        );
+        // Writing to a String cannot fail.
         if !self.field.is_root() {
-            line.push_str(&format!("{}: ", self.field));
+            let _ = write!(line, "{}: ", self.field);
         }
         line.push_str(&self.message);
         if let Some(got) = &self.got {
-            line.push_str(&format!(" (got {got})"));
+            let _ = write!(line, " (got {got})");
         }
         if let Some(hint) = &self.hint {
-            line.push_str(&format!("; hint: {hint}"));
+            line.push_str("; hint: ");
+            line.push_str(hint);
         }
         line
     }

@@ -132,7 +132,7 @@ fn validate(
             warnings
                 .iter()
                 .take(MAX_WARNINGS)
-                .map(|f| short(&f.message_line(), MAX_WARNING_CHARS))
+                .map(|f| short(f.message_line(), MAX_WARNING_CHARS))
                 .collect(),
         );
     }
@@ -163,7 +163,7 @@ fn deny_or_allow(response: AdmissionResponse, errors: &[&Finding]) -> Verdict {
     let mut message: Vec<String> = errors
         .iter()
         .take(MAX_DENIAL_LINES)
-        .map(|f| short(&f.message_line(), MAX_LINE_CHARS))
+        .map(|f| short(f.message_line(), MAX_LINE_CHARS))
         .collect();
     if errors.len() > MAX_DENIAL_LINES {
         message.push(format!(
@@ -257,9 +257,10 @@ fn pointer(field: &kiln::FieldPath) -> String {
 }
 
 /// Keeps a line within `max` characters.
-fn short(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_owned();
+fn short(text: String, max: usize) -> String {
+    // No more bytes than `max` is no more characters either, without counting them.
+    if text.len() <= max || text.chars().count() <= max {
+        return text;
     }
     let cut: String = text.chars().take(max - 3).collect();
     format!("{cut}...")

@@ -191,6 +191,23 @@ pub enum Val<'v> {
     Quantity(Quantity),
 }
 
+/// `a + b` for strings. Messages join several parts left to right (`'key "' + name + '"
+/// looks like a secret'`): the first join makes room for those that follow.
+fn concatenated(a: Cow<'_, str>, b: &str) -> String {
+    match a {
+        Cow::Owned(mut joined) => {
+            joined.push_str(b);
+            joined
+        }
+        Cow::Borrowed(a) => {
+            let mut joined = String::with_capacity(a.len() + b.len() + 64);
+            joined.push_str(a);
+            joined.push_str(b);
+            joined
+        }
+    }
+}
+
 /// Where the variables' JSON comes from.
 pub trait Variables<'v> {
     fn get(&self, name: &str) -> Option<&'v serde_json::Value>;
@@ -700,7 +717,7 @@ impl<'v> Eval<'v> {
             }
             Node::Add(left, right) => match (self.value(*left)?, self.value(*right)?) {
                 (Val::Int(a), Val::Int(b)) => Val::Int(a.checked_add(b)?),
-                (Val::Str(a), Val::Str(b)) => Val::Str(Cow::Owned(a.into_owned() + &b)),
+                (Val::Str(a), Val::Str(b)) => Val::Str(Cow::Owned(concatenated(a, &b))),
                 _ => return None,
             },
             Node::Arithmetic(left, right, operation) => {
