@@ -292,6 +292,8 @@ impl Clock {
         }
     }
 
+    /// Relaxed is enough: the connection's reads, its service and its watcher are all polled
+    /// within the connection's one task, so never at the same time.
     fn set(&self, phase: Phase) {
         self.phase
             .store(Clock::encode_at(self.origin, phase), Ordering::Relaxed);
