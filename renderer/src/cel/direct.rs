@@ -16,6 +16,7 @@
 //! builds (every test) evaluate both and compare.
 
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::cmp::Ordering;
 use std::sync::{Arc, OnceLock};
 
@@ -79,8 +80,9 @@ enum Node {
     /// `self`, `values` or `variables`: its place in [`Direct::roots`].
     Variable(u8),
     /// `self.spec.image`: a variable and the fields selected from it, read in one walk
-    /// (most of what rules read is such a chain).
-    Path(u8, Span),
+    /// (most of what rules read is such a chain), and the chain's place in an evaluation's
+    /// [`Eval::chains`] when the expression reads it more than once ([`UNSHARED`] if not).
+    Path(u8, u8, Span),
     Select(Id, Span),
     Has(Id, Span),
     /// `has(self.spec.x)`, or with `negated` `!has(self.spec.x)`: the chain read in one walk
@@ -208,6 +210,46 @@ fn concatenated(a: Cow<'_, str>, b: &str) -> String {
     }
 }
 
+/// How many distinct field chains read more than once an evaluation keeps the end of.
+/// `self.spec.autoscaling` is read eight times by the microservice chart's autoscaling
+/// variable, `self.requests.cpu` three times by a requests-within-limits rule.
+const SHARED_CHAINS: usize = 8;
+
+/// A chain's slot when it is read once, or when the slots are taken.
+const UNSHARED: u8 = u8::MAX;
+
+/// Gives each field chain that `nodes` read more than once (the same variable and fields) a
+/// slot of [`Eval::chains`], in the order they first appear.
+fn share_chains(nodes: &mut [Node], text: &str) {
+    let chain =
+        |variable: u8, span: Span| (variable, &text[span.start as usize..][..span.len as usize]);
+    let mut seen: Vec<((u8, &str), usize)> = Vec::new();
+    for node in nodes.iter() {
+        if let Node::Path(variable, _, fields) = node {
+            let key = chain(*variable, *fields);
+            match seen.iter_mut().find(|(known, _)| *known == key) {
+                Some((_, count)) => *count += 1,
+                None => seen.push((key, 1)),
+            }
+        }
+    }
+    let shared: Vec<(u8, &str)> = seen
+        .into_iter()
+        .filter(|(_, count)| *count > 1)
+        .map(|(key, _)| key)
+        .take(SHARED_CHAINS)
+        .collect();
+    for node in nodes.iter_mut() {
+        if let Node::Path(variable, slot, fields) = node
+            && let Some(at) = shared
+                .iter()
+                .position(|key| *key == chain(*variable, *fields))
+        {
+            *slot = at as u8;
+        }
+    }
+}
+
 /// Where the variables' JSON comes from.
 pub trait Variables<'v> {
     fn get(&self, name: &str) -> Option<&'v serde_json::Value>;
@@ -226,6 +268,7 @@ impl Direct {
             roots: Vec::new(),
         };
         let root = builder.id(tree)?;
+        share_chains(&mut builder.nodes, &builder.text);
         Some(Direct {
             nodes: builder.nodes.into(),
             root,
@@ -245,6 +288,7 @@ impl Direct {
         Eval {
             direct: self,
             roots,
+            chains: Default::default(),
         }
         .value(self.root)
     }
@@ -348,7 +392,7 @@ impl Builder<'_> {
                 let field = select.field.as_str();
                 let chain = match self.node(&select.operand)? {
                     Node::Variable(variable) => Some((variable, self.chain(None, field)?)),
-                    Node::Path(variable, fields) => {
+                    Node::Path(variable, _, fields) => {
                         Some((variable, self.chain(Some(fields), field)?))
                     }
                     operand => {
@@ -367,7 +411,7 @@ impl Builder<'_> {
                         negated: false,
                         fields,
                     },
-                    false => Node::Path(variable, fields),
+                    false => Node::Path(variable, UNSHARED, fields),
                 }
             }
             Expr::Map(map) => {
@@ -599,6 +643,10 @@ struct Eval<'v> {
     direct: &'v Direct,
     /// The value of each of [`Direct::roots`], looked up once per evaluation.
     roots: [Option<&'v serde_json::Value>; MOST_ROOTS],
+    /// What each field chain the expression reads more than once led to, once walked: the
+    /// inputs do not change during an evaluation. A chain that leads nowhere gives up the
+    /// evaluation, so only values are kept.
+    chains: [Cell<Option<&'v serde_json::Value>>; SHARED_CHAINS],
 }
 
 impl<'v> Eval<'v> {
@@ -634,8 +682,18 @@ impl<'v> Eval<'v> {
             Node::Int(int) => Val::Int(*int),
             Node::Str(text) => Val::Str(Cow::Borrowed(direct.text(*text))),
             Node::Variable(variable) => read(self.root(*variable)?)?,
-            Node::Path(variable, fields) => {
-                read(walk(self.root(*variable)?, direct.text(*fields))?)?
+            Node::Path(variable, slot, fields) => {
+                let chains = self.chains.get(usize::from(*slot));
+                match chains.and_then(Cell::get) {
+                    Some(found) => read(found)?,
+                    None => {
+                        let found = walk(self.root(*variable)?, direct.text(*fields))?;
+                        if let Some(cached) = chains {
+                            cached.set(Some(found));
+                        }
+                        read(found)?
+                    }
+                }
             }
             Node::Select(operand, name) => match self.value(*operand)? {
                 Val::Json(serde_json::Value::Object(fields)) => {
@@ -1018,6 +1076,52 @@ mod tests {
         (direct.is_some(), interpreted)
     }
 
+    /// A field chain read more than once is walked once per evaluation: its reads share a
+    /// slot, and a chain read once, or a chain of another variable, has none.
+    #[test]
+    fn chains_read_twice_share_a_slot() {
+        let source = "self.a.b + self.a.b + size(self.c) + values.a.b + self.a.b + self.d.e.size() \
+            + self.d.e.size()";
+        let tree = kube_cel::cel::parser::Parser::new().parse(source).unwrap();
+        let direct = Direct::compile(&tree, &[SELF, VALUES]).unwrap();
+        let slots: Vec<(String, u8)> = direct
+            .nodes
+            .iter()
+            .filter_map(|node| match node {
+                Node::Path(variable, slot, fields) => Some((
+                    format!(
+                        "{}.{}",
+                        direct.roots[usize::from(*variable)],
+                        super::names(direct.text(*fields))
+                            .collect::<Vec<_>>()
+                            .join(".")
+                    ),
+                    *slot,
+                )),
+                _ => None,
+            })
+            .collect();
+        let unshared = super::UNSHARED;
+        assert_eq!(
+            slots,
+            [
+                ("self.a.b".to_owned(), 0),
+                ("self.a.b".to_owned(), 0),
+                ("self.c".to_owned(), unshared),
+                ("values.a.b".to_owned(), unshared),
+                ("self.a.b".to_owned(), 0),
+                ("self.d.e".to_owned(), 1),
+                ("self.d.e".to_owned(), 1),
+            ]
+        );
+        // The shared walk gives what the interpreter gives, and so does a chain that leads
+        // nowhere on its second read as on its first.
+        let value = serde_json::json!({"a": {"b": 2}, "c": "xyz", "d": {"e": "four"}});
+        assert!(both("self.a.b + self.a.b * self.a.b", value.clone()).0);
+        assert!(both("self.d.e + self.d.e", value.clone()).0);
+        assert!(!both("self.x.y == 1 || self.x.y == 2", value).0);
+    }
+
     /// A guard chain is one step per operand: `||` and `&&` are flat lists and `!has(a.b)` a
     /// single walk, since each step of the tree costs a dispatch on every review.
     #[test]
@@ -1042,7 +1146,7 @@ mod tests {
                     fields, negated, ..
                 } => format!("has {} {negated}", chain(*fields)),
                 Node::All(operands) => format!("all of {}", operands.count),
-                Node::Path(_, fields) => chain(*fields),
+                Node::Path(_, _, fields) => chain(*fields),
                 other => format!("{other:?}"),
             })
             .collect();
