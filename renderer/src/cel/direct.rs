@@ -643,9 +643,10 @@ struct Eval<'v> {
     direct: &'v Direct,
     /// The value of each of [`Direct::roots`], looked up once per evaluation.
     roots: [Option<&'v serde_json::Value>; MOST_ROOTS],
-    /// What each field chain the expression reads more than once led to, once walked: the
-    /// inputs do not change during an evaluation. A chain that leads nowhere gives up the
-    /// evaluation, so only values are kept.
+    /// What each field chain the expression reads more than once led to, once walked. The
+    /// roots are bound once per evaluation and the direct form has no comprehensions (whose
+    /// variables would change), so a chain leads to the same value every time. A chain that
+    /// leads nowhere gives up the evaluation, so only values are kept.
     chains: [Cell<Option<&'v serde_json::Value>>; SHARED_CHAINS],
 }
 
