@@ -553,6 +553,7 @@ fn entry_values(entry: &EntryExpr) -> Vec<&IdedExpr> {
     }
 }
 
+/// `string.matches(pattern)`: RE2 syntax, true when the pattern matches anywhere.
 fn cached_matches(
     This(this): This<Arc<String>>,
     regex: Arc<String>,
