@@ -4,8 +4,9 @@
 # requests/s when wrk shares the machine's cores with the server. /validate and /mutate at 32
 # connections, 5 s each, with the bodies and certificate bench/webhook.sh writes (run it first).
 # usage: bench/webhook-cpu.sh [ROUNDS] [NAME=KILN_WEBHOOK_BINARY...]
-# The release build of this checkout is always `now`. Results: bench/out/webhook-cpu.md, with
-# each build's median requests/s against the first other build's, round by round, at the end.
+# The release build of this checkout is always `now`. Results: bench/out/webhook-cpu.md, ending
+# with each build's medians over the rounds and its requests/s against the first other build's,
+# round by round.
 # BENCH_SECONDS (default 5) and BENCH_ENDPOINTS (default "validate mutate") shorten a run: on
 # a shared machine whose speed drifts over minutes, many short rounds compare builds better
 # than a few long ones.
@@ -48,26 +49,34 @@ for round in $(seq "$rounds"); do
     done
   done
 done
-# Per endpoint and build: the median over rounds of its requests/s divided by the first other
-# build's in the same round.
-if [ "${#names[@]}" -gt 1 ]; then
-  echo >>"$report"
-  python3 - "$report" "${names[1]}" >>"$report" <<'PY'
+# Per endpoint and build: the medians over rounds of its requests/s and CPU per request and,
+# with another build, of its requests/s divided by the first other build's in the same round.
+echo >>"$report"
+python3 - "$report" "${names[1]:-}" >>"$report" <<'PY'
 import collections, statistics, sys
 report, base = sys.argv[1], sys.argv[2]
-rps = {}
+rows = {}
 for line in open(report):
     cells = [cell.strip() for cell in line.split("|")[1:-1]]
     if len(cells) == 6 and cells[0].isdigit():
-        rps[cells[0], cells[1], cells[2]] = float(cells[3])
+        rows[cells[0], cells[1], cells[2]] = [float(cell) for cell in cells[3:]]
+columns = collections.defaultdict(list)
+for (_, endpoint, build), values in rows.items():
+    columns[endpoint, build].append(values)
+print("| endpoint | build | median requests/s | user µs/request | system µs/request |")
+print("|---|---|---:|---:|---:|")
+for (endpoint, build), values in sorted(columns.items()):
+    rps, user, system = (statistics.median(column) for column in zip(*values))
+    print(f"| {endpoint} | {build} | {rps:.0f} | {user:.1f} | {system:.1f} |")
 ratios = collections.defaultdict(list)
-for (round_, endpoint, build), value in rps.items():
-    if build != base and (round_, endpoint, base) in rps:
-        ratios[endpoint, build].append(value / rps[round_, endpoint, base])
+for (round_, endpoint, build), values in rows.items():
+    if base and build != base and (round_, endpoint, base) in rows:
+        ratios[endpoint, build].append(values[0] / rows[round_, endpoint, base][0])
+if ratios:
+    print()
 for (endpoint, build), values in sorted(ratios.items()):
     print(f"{endpoint} {build}: median {100 * statistics.median(values):.1f}% of {base}'s "
           f"requests/s over {len(values)} rounds (lowest {100 * min(values):.1f}%, "
           f"highest {100 * max(values):.1f}%)")
 PY
-fi
 cat "$report"
